@@ -1,0 +1,1 @@
+"""Bashgah's Telegram face: the python-telegram-bot application, handlers and the CLI."""

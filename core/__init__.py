@@ -1,0 +1,1 @@
+"""Bashgah's loyalty domain: rules, storage and services, with no Telegram code."""

@@ -1,0 +1,117 @@
+"""Typed domain errors. The bot turns each into a localized message by its ``code``.
+
+A service raises one of these *before* it changes anything (or inside a savepoint that is then
+rolled back), so a caller that catches it can be sure no state moved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BashgahError(Exception):
+    """Base of every expected, user-explainable failure."""
+
+    code = "error"
+
+    def __init__(self, message: str = "", **details: Any) -> None:
+        super().__init__(message or self.code)
+        self.details = details
+
+
+class RulesError(BashgahError):
+    code = "rules_invalid"
+
+
+class InvalidInput(BashgahError, ValueError):
+    """A value a person typed is malformed: zero, negative, non-numeric or absurdly large.
+
+    ``reason`` is a stable code (``empty``, ``not_a_number``, ``not_positive``, ``too_large``, …)
+    so the bot can pick a precise message without parsing text.
+    """
+
+    code = "invalid_input"
+
+    def __init__(self, reason: str, text: str = "") -> None:
+        super().__init__(f"{self.code} ({reason}): {text[:40]!r}", reason=reason)
+        self.reason = reason
+
+
+class InvalidNumber(InvalidInput):
+    code = "invalid_number"
+
+
+class InvalidPhone(InvalidInput):
+    code = "invalid_phone"
+
+
+class MemberNotFound(BashgahError):
+    code = "member_not_found"
+
+
+class MemberInactive(BashgahError):
+    code = "member_inactive"
+
+
+class RegistrationClosed(BashgahError):
+    """The club is limited and the newcomer brought no valid referral."""
+
+    code = "registration_closed"
+
+
+class PhoneTaken(BashgahError):
+    code = "phone_taken"
+
+
+class InsufficientPoints(BashgahError):
+    code = "insufficient_points"
+
+
+class IdempotencyConflict(BashgahError):
+    """An idempotency key was reused for a different operation: a bug in the caller."""
+
+    code = "idempotency_conflict"
+
+
+class DuplicateReference(BashgahError):
+    """A purchase with this external reference is already recorded; nothing was awarded again."""
+
+    code = "duplicate_reference"
+
+
+class PurchaseNotFound(BashgahError):
+    code = "purchase_not_found"
+
+
+class AlreadyRefunded(BashgahError):
+    code = "already_refunded"
+
+
+class RewardNotFound(BashgahError):
+    code = "reward_not_found"
+
+
+class RewardUnavailable(BashgahError):
+    """Inactive, outside its window, or above the member's tier."""
+
+    code = "reward_unavailable"
+
+
+class OutOfStock(BashgahError):
+    code = "out_of_stock"
+
+
+class CodeNotFound(BashgahError):
+    code = "code_not_found"
+
+
+class CodeExpired(BashgahError):
+    code = "code_expired"
+
+
+class CodeCancelled(BashgahError):
+    code = "code_cancelled"
+
+
+class AlreadyConfirmed(BashgahError):
+    code = "already_confirmed"

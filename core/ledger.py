@@ -1,0 +1,361 @@
+"""The points ledger: every movement is an append-only entry, written with its balance change.
+
+Credits open a :class:`PointsLot` that expires on its own date; debits draw the lots that expire
+soonest first and record each draw, so a refund can put points back exactly where they came from.
+Each call carries an idempotency key: the same key again returns the first entry and moves nothing.
+
+Concurrency: every movement first locks the member's row (``SELECT … FOR UPDATE`` on PostgreSQL;
+SQLite already serializes writers with ``BEGIN IMMEDIATE``), so the balance check, the entry, the
+balance and the lots change as one step per member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import IdempotencyConflict, InsufficientPoints, InvalidInput, MemberNotFound
+from core.models import EntryKind, LedgerEntry, LotDraw, Member, PointsLot, utcnow
+
+CREDIT_KINDS = frozenset({EntryKind.EARN, EntryKind.REFERRAL, EntryKind.BONUS, EntryKind.ADJUST})
+DEBIT_KINDS = frozenset({EntryKind.REDEEM, EntryKind.EXPIRE, EntryKind.ADJUST, EntryKind.REVERSAL})
+# Far above any real movement, far below 2**63: a guard against typos and overflow.
+MAX_MOVEMENT = 10**12
+
+
+async def lock_member(session: AsyncSession, member_id: int) -> Member:
+    """The member row, locked for this transaction and re-read from the database."""
+    member = await session.scalar(
+        select(Member)
+        .where(Member.id == member_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if member is None:
+        raise MemberNotFound(member_id=member_id)
+    return member
+
+
+async def credit(
+    session: AsyncSession,
+    member_id: int,
+    points: int,
+    kind: EntryKind,
+    key: str,
+    *,
+    expires_at: datetime,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Add points in a new lot that expires at ``expires_at``."""
+    _check_points(points)
+    if kind not in CREDIT_KINDS:
+        raise ValueError(f"{kind} is not a credit")
+    return await _move(
+        session,
+        LedgerEntry(
+            member_id=member_id,
+            delta=points,
+            kind=kind,
+            idempotency_key=key,
+            reason=reason,
+            actor_id=actor_id,
+            created_at=now or utcnow(),
+        ),
+        expires_at=expires_at,
+    )
+
+
+async def debit(
+    session: AsyncSession,
+    member_id: int,
+    points: int,
+    kind: EntryKind,
+    key: str,
+    *,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    now: datetime | None = None,
+    first_lot_id: int | None = None,
+    reverses_id: int | None = None,
+) -> LedgerEntry:
+    """Take points, soonest-expiring lots first (``first_lot_id`` before all others)."""
+    _check_points(points)
+    if kind not in DEBIT_KINDS:
+        raise ValueError(f"{kind} is not a debit")
+    return await _move(
+        session,
+        LedgerEntry(
+            member_id=member_id,
+            delta=-points,
+            kind=kind,
+            idempotency_key=key,
+            reason=reason,
+            actor_id=actor_id,
+            reverses_id=reverses_id,
+            created_at=now or utcnow(),
+        ),
+        first_lot_id=first_lot_id,
+    )
+
+
+async def refund(
+    session: AsyncSession,
+    debit_id: int,
+    *,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Give back a debit's points to the lots it drew from. A debit is refunded at most once.
+
+    A lot that expired in the meantime gets its points back too, and the next expiry sweep closes
+    it again: a refund restores what was, it does not extend the life of points.
+    """
+    original = await session.get(LedgerEntry, debit_id)
+    if original is None or original.delta >= 0:
+        raise ValueError(f"entry {debit_id} is not a debit")
+    return await _move(
+        session,
+        LedgerEntry(
+            member_id=original.member_id,
+            delta=-original.delta,
+            kind=EntryKind.REFUND,
+            idempotency_key=f"refund:{debit_id}",
+            reason=reason,
+            actor_id=actor_id,
+            reverses_id=debit_id,
+            created_at=now or utcnow(),
+        ),
+        restore_from=debit_id,
+    )
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """The outcome of reversing a credit: what came back, and what had already been spent."""
+
+    entry: LedgerEntry | None
+    recovered: int
+    unrecovered: int
+
+
+async def reverse(
+    session: AsyncSession,
+    credit_id: int,
+    *,
+    reason: str | None = None,
+    actor_id: int | None = None,
+    now: datetime | None = None,
+) -> Reversal:
+    """Take back a credit's points: its own lot first, then the oldest others.
+
+    The balance never goes negative: if the member already spent some of the points, only what is
+    there is taken back, and the rest is reported as ``unrecovered`` for the caller to record.
+    """
+    original = await session.get(LedgerEntry, credit_id)
+    if original is None or original.delta <= 0:
+        raise ValueError(f"entry {credit_id} is not a credit")
+    key = f"reverse:{credit_id}"
+    replay = await _replay(session, key)
+    if replay is not None:
+        return Reversal(replay, -replay.delta, original.delta + replay.delta)
+    member = await lock_member(session, original.member_id)
+    recovered = min(original.delta, member.balance)
+    entry = None
+    if recovered:
+        lot_id = await session.scalar(select(PointsLot.id).where(PointsLot.entry_id == credit_id))
+        entry = await debit(
+            session,
+            original.member_id,
+            recovered,
+            EntryKind.REVERSAL,
+            key,
+            reason=reason,
+            actor_id=actor_id,
+            now=now,
+            first_lot_id=lot_id,
+            reverses_id=credit_id,
+        )
+    return Reversal(entry, recovered, original.delta - recovered)
+
+
+async def expire_due(session: AsyncSession, now: datetime | None = None, limit: int = 1000) -> int:
+    """Close lots whose date has passed with an ``expire`` entry each; returns points expired.
+
+    Safe to run twice or concurrently: each lot is re-read under its member's lock, and a lot with
+    nothing left is skipped.
+    """
+    now = now or utcnow()
+    due = await session.execute(
+        select(PointsLot.id, PointsLot.member_id)
+        .where(PointsLot.expires_at <= now, PointsLot.remaining > 0)
+        .order_by(PointsLot.expires_at, PointsLot.id)
+        .limit(limit)
+    )
+    expired = 0
+    for lot_id, member_id in due.all():
+        await lock_member(session, member_id)
+        remaining = await session.scalar(select(PointsLot.remaining).where(PointsLot.id == lot_id))
+        if not remaining:
+            continue
+        await debit(
+            session,
+            member_id,
+            remaining,
+            EntryKind.EXPIRE,
+            f"expire:{lot_id}@{now.isoformat()}",
+            now=now,
+            first_lot_id=lot_id,
+        )
+        expired += remaining
+    return expired
+
+
+async def expiring_points(
+    session: AsyncSession, member_id: int, now: datetime, within: timedelta
+) -> list[tuple[datetime, int]]:
+    """(date, points) of the member's lots that expire within ``within``, soonest first."""
+    rows = await session.execute(
+        select(PointsLot.expires_at, PointsLot.remaining)
+        .where(
+            PointsLot.member_id == member_id,
+            PointsLot.remaining > 0,
+            PointsLot.expires_at > now,
+            PointsLot.expires_at <= now + within,
+        )
+        .order_by(PointsLot.expires_at)
+    )
+    return [(expires_at, remaining) for expires_at, remaining in rows.all()]
+
+
+async def ledger_sum(session: AsyncSession, member_id: int) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.delta), 0)).where(
+            LedgerEntry.member_id == member_id
+        )
+    )
+    return int(total or 0)
+
+
+async def lots_sum(session: AsyncSession, member_id: int) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
+            PointsLot.member_id == member_id
+        )
+    )
+    return int(total or 0)
+
+
+# --- internals -----------------------------------------------------------------------------
+
+
+def _check_points(points: int) -> None:
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise InvalidInput("not_a_number", repr(points))
+    if points <= 0:
+        raise InvalidInput("not_positive", repr(points))
+    if points > MAX_MOVEMENT:
+        raise InvalidInput("too_large", repr(points))
+
+
+async def _replay(session: AsyncSession, key: str) -> LedgerEntry | None:
+    return await session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+
+
+def _same_operation(existing: LedgerEntry, entry: LedgerEntry) -> LedgerEntry:
+    if (existing.member_id, existing.delta, existing.kind) != (
+        entry.member_id,
+        entry.delta,
+        entry.kind,
+    ):
+        raise IdempotencyConflict(key=entry.idempotency_key)
+    return existing
+
+
+async def _move(
+    session: AsyncSession,
+    entry: LedgerEntry,
+    *,
+    expires_at: datetime | None = None,
+    first_lot_id: int | None = None,
+    restore_from: int | None = None,
+) -> LedgerEntry:
+    """Write one entry and its balance and lot changes atomically, or replay an earlier one."""
+    member = await lock_member(session, entry.member_id)
+    existing = await _replay(session, entry.idempotency_key)
+    if existing is not None:
+        return _same_operation(existing, entry)
+    if entry.delta < 0 and member.balance < -entry.delta:
+        raise InsufficientPoints(balance=member.balance, needed=-entry.delta)
+    try:
+        async with session.begin_nested():
+            session.add(entry)
+            await session.flush()
+            member.balance += entry.delta
+            if expires_at is not None:
+                session.add(
+                    PointsLot(
+                        member_id=entry.member_id,
+                        entry_id=entry.id,
+                        points=entry.delta,
+                        remaining=entry.delta,
+                        earned_at=entry.created_at,
+                        expires_at=expires_at,
+                    )
+                )
+            elif restore_from is not None:
+                await _restore_draws(session, restore_from)
+            else:
+                await _draw_lots(session, entry, first_lot_id)
+            await session.flush()
+    except IntegrityError:
+        # A concurrent call with the same key won the race; its entry is the answer.
+        existing = await _replay(session, entry.idempotency_key)
+        if existing is None:
+            raise
+        await session.refresh(member)
+        return _same_operation(existing, entry)
+    return entry
+
+
+async def _draw_lots(session: AsyncSession, entry: LedgerEntry, first_lot_id: int | None) -> None:
+    needed = -entry.delta
+    first = case((PointsLot.id == first_lot_id, 0), else_=1)
+    lots = await session.execute(
+        select(PointsLot.id, PointsLot.remaining)
+        .where(PointsLot.member_id == entry.member_id, PointsLot.remaining > 0)
+        .order_by(first, PointsLot.expires_at, PointsLot.id)
+    )
+    for lot_id, remaining in lots.all():
+        take = min(remaining, needed)
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot_id)
+            .values(remaining=PointsLot.remaining - take)
+            .execution_options(synchronize_session=False)
+        )
+        session.add(LotDraw(entry_id=entry.id, lot_id=lot_id, points=take))
+        needed -= take
+        if needed == 0:
+            return
+    # The balance said there were enough points but the lots disagree: never paper over that.
+    raise RuntimeError(f"ledger invariant broken for member {entry.member_id}")
+
+
+async def _restore_draws(session: AsyncSession, debit_id: int) -> None:
+    draws = await session.execute(
+        select(LotDraw.lot_id, LotDraw.points).where(LotDraw.entry_id == debit_id)
+    )
+    for lot_id, points in draws.all():
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot_id)
+            .values(remaining=PointsLot.remaining + points)
+            .execution_options(synchronize_session=False)
+        )

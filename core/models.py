@@ -1,0 +1,284 @@
+"""The tables. Points and money are integers; every point movement is a ``LedgerEntry``.
+
+Invariant kept by :mod:`core.ledger`: for every member,
+``member.balance == sum(entry.delta) == sum(lot.remaining)`` and none of them is negative.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both engines (SQLite would otherwise hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        int: BigInteger(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class MemberStatus(StrEnum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"  # blocked the bot: no messages until they come back
+    LEFT = "left"
+    ERASED = "erased"  # personal data removed on request; ledger kept
+
+
+class EntryKind(StrEnum):
+    EARN = "earn"
+    REDEEM = "redeem"
+    REFUND = "refund"
+    EXPIRE = "expire"
+    ADJUST = "adjust"
+    REFERRAL = "referral"
+    BONUS = "bonus"
+    REVERSAL = "reversal"
+
+
+class PurchaseStatus(StrEnum):
+    COMPLETED = "completed"
+    REFUNDED = "refunded"
+
+
+class RedemptionStatus(StrEnum):
+    RESERVED = "reserved"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class ReferralStatus(StrEnum):
+    JOINED = "joined"  # the friend joined; the referrer waits for their first qualifying purchase
+    REWARDED = "rewarded"
+    CAPPED = "capped"  # qualified, but the referrer had reached the cap for the period
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)  # the member number staff read out
+    telegram_id: Mapped[int | None] = mapped_column(unique=True)
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(128))
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    birthday: Mapped[date | None] = mapped_column(Date)
+    locale: Mapped[str] = mapped_column(String(8), default="fa")
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[MemberStatus] = mapped_column(String(16), default=MemberStatus.ACTIVE)
+    tier: Mapped[str] = mapped_column(String(32))
+    tier_warning: Mapped[str | None] = mapped_column(String(16))  # evaluation period warned in
+    balance: Mapped[int] = mapped_column(default=0)
+    referral_code: Mapped[str] = mapped_column(String(16), unique=True)
+    referred_by_id: Mapped[int | None] = mapped_column(Id, ForeignKey("members.id"))
+    city: Mapped[str | None] = mapped_column(String(64))
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    offers_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    surveys_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    quiet_start: Mapped[int | None] = mapped_column(Integer)  # hour of day, club time zone
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    max_offers_per_week: Mapped[int | None] = mapped_column(Integer)
+
+
+class LedgerEntry(Base):
+    """One append-only point movement. ``idempotency_key`` makes every movement safe to retry."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("delta <> 0", name="delta_not_zero"),
+        Index("ix_ledger_entries_member_created", "member_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    delta: Mapped[int]
+    kind: Mapped[EntryKind] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    actor_id: Mapped[int | None]  # the staff member's telegram id, for staff actions
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(Id, ForeignKey("ledger_entries.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PointsLot(Base):
+    """Points earned together and expiring together; spends draw the oldest lots first."""
+
+    __tablename__ = "points_lots"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
+        Index("ix_points_lots_member_open", "member_id", "expires_at", "id"),
+        Index("ix_points_lots_expiry", "expires_at", "remaining"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    entry_id: Mapped[int] = mapped_column(Id, ForeignKey("ledger_entries.id"), unique=True)
+    points: Mapped[int]
+    remaining: Mapped[int]
+    earned_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class LotDraw(Base):
+    """How many points one debit took from one lot, so a refund can put them back there."""
+
+    __tablename__ = "lot_draws"
+    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(Id, ForeignKey("ledger_entries.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(Id, ForeignKey("points_lots.id"), index=True)
+    points: Mapped[int]
+
+
+class Purchase(Base):
+    __tablename__ = "purchases"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_purchases_member_created", "member_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(8))
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    points: Mapped[int]  # as earned, at the tier's multiplier then
+    status: Mapped[PurchaseStatus] = mapped_column(String(16), default=PurchaseStatus.COMPLETED)
+    actor_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    refunded_at: Mapped[datetime | None]
+    points_reversed: Mapped[int] = mapped_column(default=0)
+    points_unrecovered: Mapped[int] = mapped_column(default=0)  # already spent when refunded
+
+
+class TierChange(Base):
+    __tablename__ = "tier_changes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    old_tier: Mapped[str] = mapped_column(String(32))
+    new_tier: Mapped[str] = mapped_column(String(32))
+    qualifying_points: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(16))  # purchase | evaluation
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TierEvaluation(Base):
+    """One row per evaluation period, so running the monthly evaluation twice changes nothing."""
+
+    __tablename__ = "tier_evaluations"
+
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ran_at: Mapped[datetime]
+    warned: Mapped[int] = mapped_column(default=0)
+    downgraded: Mapped[int] = mapped_column(default=0)
+    upgraded: Mapped[int] = mapped_column(default=0)
+
+
+class Reward(Base):
+    __tablename__ = "rewards"
+    __table_args__ = (
+        CheckConstraint("cost > 0", name="cost_positive"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str | None] = mapped_column(String(64), unique=True)  # set when seeded from rules
+    title: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    cost: Mapped[int]
+    stock: Mapped[int | None]  # None: unlimited
+    min_tier: Mapped[str | None] = mapped_column(String(32))
+    allocation: Mapped[str] = mapped_column(String(16), default="first_come")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Redemption(Base):
+    __tablename__ = "redemptions"
+    __table_args__ = (Index("ix_redemptions_status_expires", "status", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    reward_id: Mapped[int] = mapped_column(Id, ForeignKey("rewards.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    request_key: Mapped[str] = mapped_column(String(128), unique=True)
+    points: Mapped[int]
+    status: Mapped[RedemptionStatus] = mapped_column(String(16), default=RedemptionStatus.RESERVED)
+    entry_id: Mapped[int] = mapped_column(Id, ForeignKey("ledger_entries.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    confirmed_by: Mapped[int | None]
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+    __table_args__ = (Index("ix_referrals_referrer_rewarded", "referrer_id", "rewarded_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    referrer_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    referred_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), unique=True)
+    status: Mapped[ReferralStatus] = mapped_column(String(16), default=ReferralStatus.JOINED)
+    created_at: Mapped[datetime]
+    rewarded_at: Mapped[datetime | None]
+    purchase_id: Mapped[int | None] = mapped_column(Id, ForeignKey("purchases.id"))

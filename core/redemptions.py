@@ -1,0 +1,188 @@
+"""Redemptions: points and stock reserved together, a short code, handed over by staff.
+
+Redeeming takes the stock with a conditional ``UPDATE … WHERE stock > 0`` and the points through the
+ledger's locked debit, both inside one savepoint: fifty members racing for the last item get one
+winner and forty-nine clear refusals, and nobody's points move unless they won. A code not handed
+over within the validity period expires and gives back its points and its stock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import ledger, rewards
+from core.clock import after_days
+from core.codes import new_code, normalize_code
+from core.errors import (
+    AlreadyConfirmed,
+    CodeCancelled,
+    CodeExpired,
+    CodeNotFound,
+    MemberInactive,
+    OutOfStock,
+    RewardUnavailable,
+)
+from core.models import EntryKind, MemberStatus, Redemption, RedemptionStatus, Reward, utcnow
+from core.rules import Rules
+
+CODE_LENGTH = 8
+
+
+async def redeem(
+    session: AsyncSession,
+    rules: Rules,
+    member_id: int,
+    reward_id: int,
+    *,
+    request_key: str,
+    now: datetime | None = None,
+) -> Redemption:
+    """Reserve the reward for the member and debit its cost; the same ``request_key`` replays."""
+    now = now or utcnow()
+    earlier = await session.scalar(select(Redemption).where(Redemption.request_key == request_key))
+    if earlier is not None:
+        return earlier
+    member = await ledger.lock_member(session, member_id)
+    if member.status != MemberStatus.ACTIVE:
+        raise MemberInactive(member_id=member_id)
+    reward = await rewards.get(session, reward_id)
+    if not rewards.is_open(reward, now) or not rewards.tier_allows(rules, reward, member.tier):
+        raise RewardUnavailable(reward_id=reward_id)
+    try:
+        async with session.begin_nested():
+            taken = await session.execute(
+                update(Reward)
+                .where(Reward.id == reward_id, Reward.stock > 0)
+                .values(stock=Reward.stock - 1)
+                .execution_options(synchronize_session=False)
+            )
+            if reward.stock is not None and taken.rowcount != 1:
+                raise OutOfStock(reward_id=reward_id)
+            entry = await ledger.debit(
+                session,
+                member_id,
+                reward.cost,
+                EntryKind.REDEEM,
+                f"redeem:{request_key}",
+                reason=reward.title,
+                now=now,
+            )
+            redemption = Redemption(
+                member_id=member_id,
+                reward_id=reward_id,
+                code=new_code(CODE_LENGTH),
+                request_key=request_key,
+                points=reward.cost,
+                entry_id=entry.id,
+                created_at=now,
+                expires_at=after_days(now, rules.redemption.valid_days),
+            )
+            session.add(redemption)
+            await session.flush()
+    except IntegrityError:
+        earlier = await session.scalar(
+            select(Redemption).where(Redemption.request_key == request_key)
+        )
+        if earlier is None:
+            raise
+        return earlier
+    await session.refresh(reward, ["stock"])
+    return redemption
+
+
+async def by_code(session: AsyncSession, code: str) -> Redemption:
+    redemption = await session.scalar(
+        select(Redemption).where(Redemption.code == normalize_code(code)).with_for_update()
+    )
+    if redemption is None:
+        raise CodeNotFound(code=code)
+    return redemption
+
+
+async def confirm(
+    session: AsyncSession, code: str, *, actor_id: int | None, now: datetime | None = None
+) -> Redemption:
+    """Staff hand the reward over. Each refusal says exactly why the code is not good."""
+    now = now or utcnow()
+    redemption = await by_code(session, code)
+    if redemption.status == RedemptionStatus.RESERVED and redemption.expires_at <= now:
+        await _close(session, redemption, RedemptionStatus.EXPIRED, now)
+    if redemption.status == RedemptionStatus.EXPIRED:
+        raise CodeExpired(code=redemption.code)
+    if redemption.status == RedemptionStatus.CANCELLED:
+        raise CodeCancelled(code=redemption.code)
+    if redemption.status == RedemptionStatus.CONFIRMED:
+        raise AlreadyConfirmed(code=redemption.code, confirmed_at=redemption.closed_at)
+    redemption.status = RedemptionStatus.CONFIRMED
+    redemption.closed_at = now
+    redemption.confirmed_by = actor_id
+    await session.flush()
+    return redemption
+
+
+async def cancel(
+    session: AsyncSession,
+    redemption_id: int,
+    *,
+    member_id: int | None = None,
+    now: datetime | None = None,
+) -> Redemption:
+    """Cancel an open redemption (the member's own, when ``member_id`` is given) and refund it."""
+    now = now or utcnow()
+    redemption = await session.scalar(
+        select(Redemption).where(Redemption.id == redemption_id).with_for_update()
+    )
+    if redemption is None or (member_id is not None and redemption.member_id != member_id):
+        raise CodeNotFound(redemption_id=redemption_id)
+    if redemption.status == RedemptionStatus.CONFIRMED:
+        raise AlreadyConfirmed(code=redemption.code)
+    if redemption.status != RedemptionStatus.RESERVED:
+        raise CodeCancelled(code=redemption.code)
+    await _close(session, redemption, RedemptionStatus.CANCELLED, now)
+    return redemption
+
+
+async def expire_due(session: AsyncSession, now: datetime | None = None, limit: int = 1000) -> int:
+    """Expire and refund codes past their date; safe to run twice or concurrently."""
+    now = now or utcnow()
+    due = await session.scalars(
+        select(Redemption)
+        .where(Redemption.status == RedemptionStatus.RESERVED, Redemption.expires_at <= now)
+        .order_by(Redemption.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    count = 0
+    for redemption in due.all():
+        await _close(session, redemption, RedemptionStatus.EXPIRED, now)
+        count += 1
+    return count
+
+
+async def open_for_member(session: AsyncSession, member_id: int) -> list[Redemption]:
+    rows = await session.scalars(
+        select(Redemption)
+        .where(Redemption.member_id == member_id, Redemption.status == RedemptionStatus.RESERVED)
+        .order_by(Redemption.created_at)
+    )
+    return list(rows)
+
+
+async def _close(
+    session: AsyncSession, redemption: Redemption, status: RedemptionStatus, now: datetime
+) -> None:
+    """Cancel or expire: give the points back to their lots and the item back to the shelf."""
+    await ledger.refund(session, redemption.entry_id, reason=status.value, now=now)
+    await session.execute(
+        update(Reward)
+        .where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
+        .values(stock=Reward.stock + 1)
+        .execution_options(synchronize_session=False)
+    )
+    redemption.status = status
+    redemption.closed_at = now
+    await session.flush()

@@ -1,0 +1,164 @@
+"""Referrals: "introduce a friend and get a reward", with the guards that keep it honest.
+
+The newcomer is thanked on joining; the referrer only once the friend makes a first qualifying
+purchase, so inventing friends earns nothing. One referrer per member, no self-referral, and a cap
+per referrer and period so one person cannot farm the programme.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import ledger
+from core.clock import after_days
+from core.codes import normalize_code
+from core.models import (
+    EntryKind,
+    LedgerEntry,
+    Member,
+    MemberStatus,
+    Purchase,
+    Referral,
+    ReferralStatus,
+)
+from core.rules import Rules
+
+REFERRAL_LINK_PREFIX = "ref_"
+
+
+class Attribution(StrEnum):
+    """What became of the referral code a newcomer brought."""
+
+    NONE = "none"
+    ATTRIBUTED = "attributed"
+    UNKNOWN_CODE = "unknown_code"
+    SELF = "self"
+
+
+async def find_referrer(session: AsyncSession, code: str | None) -> Member | None:
+    """The active member who owns ``code`` (``ref_`` prefix and any spacing or case tolerated)."""
+    if not code:
+        return None
+    raw = code.strip()
+    if raw.lower().startswith(REFERRAL_LINK_PREFIX):
+        raw = raw[len(REFERRAL_LINK_PREFIX) :]
+    normalized = normalize_code(raw)
+    if not normalized:
+        return None
+    return await session.scalar(
+        select(Member).where(
+            Member.referral_code == normalized, Member.status == MemberStatus.ACTIVE
+        )
+    )
+
+
+async def attribute(
+    session: AsyncSession, rules: Rules, newcomer: Member, referrer: Member, now: datetime
+) -> Referral:
+    """Record who brought the newcomer and give the newcomer the welcome bonus."""
+    referral = Referral(
+        referrer_id=referrer.id, referred_id=newcomer.id, created_at=now, status="joined"
+    )
+    session.add(referral)
+    newcomer.referred_by_id = referrer.id
+    await session.flush()
+    if rules.referral.welcome_bonus:
+        await ledger.credit(
+            session,
+            newcomer.id,
+            rules.referral.welcome_bonus,
+            EntryKind.REFERRAL,
+            f"referral:welcome:{referral.id}",
+            expires_at=after_days(now, rules.expiry.days),
+            reason="welcome",
+            now=now,
+        )
+    return referral
+
+
+@dataclass(frozen=True)
+class ReferrerReward:
+    referrer_id: int
+    status: ReferralStatus
+    points: int
+
+
+async def reward_referrer(
+    session: AsyncSession, rules: Rules, purchase: Purchase, now: datetime
+) -> ReferrerReward | None:
+    """At the friend's first purchase of at least ``min_purchase``, thank the referrer (capped)."""
+    if purchase.amount < rules.referral.min_purchase:
+        return None
+    referral = await session.scalar(
+        select(Referral).where(
+            Referral.referred_id == purchase.member_id,
+            Referral.status == ReferralStatus.JOINED,
+        )
+    )
+    if referral is None:
+        return None
+    # The referrer's row lock makes the cap count and the reward one step, even across processes.
+    await ledger.lock_member(session, referral.referrer_id)
+    window_start = now - timedelta(days=rules.referral.cap_window_days)
+    rewarded = await session.scalar(
+        select(func.count()).where(
+            Referral.referrer_id == referral.referrer_id,
+            Referral.status == ReferralStatus.REWARDED,
+            Referral.rewarded_at > window_start,
+        )
+    )
+    referral.purchase_id = purchase.id
+    if rewarded >= rules.referral.cap or not rules.referral.referrer_bonus:
+        referral.status = ReferralStatus.CAPPED
+        await session.flush()
+        return ReferrerReward(referral.referrer_id, ReferralStatus.CAPPED, 0)
+    referral.status = ReferralStatus.REWARDED
+    referral.rewarded_at = now
+    await ledger.credit(
+        session,
+        referral.referrer_id,
+        rules.referral.referrer_bonus,
+        EntryKind.REFERRAL,
+        f"referral:referrer:{referral.id}",
+        expires_at=after_days(now, rules.expiry.days),
+        reason="friend_purchase",
+        now=now,
+    )
+    await session.flush()
+    return ReferrerReward(
+        referral.referrer_id, ReferralStatus.REWARDED, rules.referral.referrer_bonus
+    )
+
+
+@dataclass(frozen=True)
+class ReferralStats:
+    joined: int
+    rewarded: int
+    points_earned: int
+
+
+async def stats(session: AsyncSession, member_id: int) -> ReferralStats:
+    """How many friends a member brought, how many were rewarded, and the points it earned."""
+    rows = await session.execute(
+        select(Referral.status, func.count())
+        .where(Referral.referrer_id == member_id)
+        .group_by(Referral.status)
+    )
+    counts = dict(rows.all())
+    points = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.delta), 0)).where(
+            LedgerEntry.member_id == member_id,
+            LedgerEntry.kind == EntryKind.REFERRAL,
+            LedgerEntry.idempotency_key.like("referral:referrer:%"),
+        )
+    )
+    return ReferralStats(
+        joined=sum(counts.values()),
+        rewarded=counts.get(ReferralStatus.REWARDED, 0),
+        points_earned=int(points or 0),
+    )

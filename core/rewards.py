@@ -1,0 +1,105 @@
+"""The rewards catalogue: what members can spend points on, for whom, and how many are left.
+
+A catalogue may be declared in the rules file; :func:`sync_catalogue` brings those rewards into the
+database by their stable key at every start, so editing the file updates a reward instead of
+copying it. Staff manage everything else from Telegram.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidInput, RewardNotFound
+from core.models import Reward
+from core.rules import Allocation, Rules
+
+MAX_COST = 10**9
+MAX_STOCK = 10**7
+
+
+def _check_fields(rules: Rules, fields: dict[str, Any]) -> dict[str, Any]:
+    if "title" in fields:
+        title = " ".join(str(fields["title"]).split())
+        if not title or len(title) > 120:
+            raise InvalidInput("bad_title", title)
+        fields["title"] = title
+    if "cost" in fields and not 0 < fields["cost"] <= MAX_COST:
+        raise InvalidInput("bad_cost", str(fields["cost"]))
+    if fields.get("stock") is not None and not 0 <= fields["stock"] <= MAX_STOCK:
+        raise InvalidInput("bad_stock", str(fields["stock"]))
+    if fields.get("min_tier") is not None and fields["min_tier"] not in rules.tier_keys:
+        raise InvalidInput("unknown_tier", str(fields["min_tier"]))
+    if "allocation" in fields:
+        fields["allocation"] = Allocation(fields["allocation"]).value
+    return fields
+
+
+async def create(session: AsyncSession, rules: Rules, **fields: Any) -> Reward:
+    reward = Reward(**_check_fields(rules, fields))
+    session.add(reward)
+    await session.flush()
+    return reward
+
+
+async def get(session: AsyncSession, reward_id: int) -> Reward:
+    reward = await session.get(Reward, reward_id)
+    if reward is None:
+        raise RewardNotFound(reward_id=reward_id)
+    return reward
+
+
+async def update(session: AsyncSession, rules: Rules, reward_id: int, **fields: Any) -> Reward:
+    reward = await get(session, reward_id)
+    for key, value in _check_fields(rules, fields).items():
+        setattr(reward, key, value)
+    await session.flush()
+    return reward
+
+
+def is_open(reward: Reward, now: datetime) -> bool:
+    """Active and inside its window (stock and tier are checked at redemption)."""
+    return (
+        reward.active
+        and (reward.starts_at is None or reward.starts_at <= now)
+        and (reward.ends_at is None or now < reward.ends_at)
+    )
+
+
+def tier_allows(rules: Rules, reward: Reward, tier: str) -> bool:
+    return reward.min_tier is None or rules.tier_rank(tier) >= rules.tier_rank(reward.min_tier)
+
+
+async def visible_to(session: AsyncSession, rules: Rules, tier: str, now: datetime) -> list[Reward]:
+    """The open catalogue a member of ``tier`` may see, cheapest first."""
+    allowed = [key for key in rules.tier_keys if rules.tier_rank(key) <= rules.tier_rank(tier)]
+    rows = await session.scalars(
+        select(Reward)
+        .where(
+            Reward.active.is_(True),
+            or_(Reward.starts_at.is_(None), Reward.starts_at <= now),
+            or_(Reward.ends_at.is_(None), Reward.ends_at > now),
+            or_(Reward.min_tier.is_(None), Reward.min_tier.in_(allowed)),
+        )
+        .order_by(Reward.cost, Reward.id)
+    )
+    return list(rows)
+
+
+async def sync_catalogue(session: AsyncSession, rules: Rules) -> int:
+    """Create or update the rules file's rewards by key; returns how many were created."""
+    created = 0
+    for seed in rules.rewards:
+        fields = seed.model_dump(exclude={"key"})
+        reward = await session.scalar(select(Reward).where(Reward.key == seed.key))
+        if reward is None:
+            session.add(Reward(key=seed.key, **fields))
+            created += 1
+        else:
+            for name, value in fields.items():
+                setattr(reward, name, value)
+    await session.flush()
+    return created

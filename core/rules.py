@@ -1,0 +1,191 @@
+"""The club's rules: one TOML file with documented defaults, and the pure functions over them.
+
+Every number a shop owner might want to change lives here, validated once at start so that a typo
+fails loudly with the name of the bad key instead of silently awarding the wrong points.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import ROUND_FLOOR, Decimal
+from enum import StrEnum
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from core.errors import RulesError
+
+DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
+
+Positive = Annotated[int, Field(gt=0)]
+NonNegative = Annotated[int, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a misspelt rule must not fall back to a default unnoticed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClubMode(StrEnum):
+    OPEN = "open"
+    LIMITED = "limited"
+
+
+class Allocation(StrEnum):
+    """How a scarce reward is shared out (DESIGN.md: limited resources)."""
+
+    FIRST_COME = "first_come"
+    LOTTERY = "lottery"
+    TOP_SPENDERS = "top_spenders"
+
+
+class EarnRules(_Strict):
+    amount_per_point: Positive = 1000
+    max_purchase_amount: Positive = 10_000_000_000
+
+
+class Tier(_Strict):
+    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    threshold: NonNegative
+    multiplier: Annotated[Decimal, Field(ge=1, le=100)]
+
+
+class TierRules(_Strict):
+    qualifying_window_days: Positive = 365
+
+
+class ExpiryRules(_Strict):
+    days: Positive = 365
+
+
+class ReferralRules(_Strict):
+    welcome_bonus: NonNegative = 50
+    referrer_bonus: NonNegative = 200
+    min_purchase: NonNegative = 100_000
+    cap: NonNegative = 20
+    cap_window_days: Positive = 30
+
+
+class RedemptionRules(_Strict):
+    valid_days: Positive = 14
+
+
+class AdjustRules(_Strict):
+    max_points: Positive = 1_000_000
+
+
+class RewardSeed(_Strict):
+    """A reward declared in the rules file; by its ``key`` a restart updates it, not copies it."""
+
+    key: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
+    title: Annotated[str, Field(min_length=1, max_length=120)]
+    description: Annotated[str, Field(max_length=1000)] = ""
+    cost: Positive
+    stock: NonNegative | None = None
+    min_tier: str | None = None
+    allocation: Allocation = Allocation.FIRST_COME
+
+
+def _default_tiers() -> tuple[Tier, ...]:
+    return (
+        Tier(key="bronze", threshold=0, multiplier=Decimal("1")),
+        Tier(key="silver", threshold=1_000, multiplier=Decimal("1.25")),
+        Tier(key="gold", threshold=5_000, multiplier=Decimal("1.5")),
+        Tier(key="platinum", threshold=20_000, multiplier=Decimal("2")),
+    )
+
+
+class Rules(_Strict):
+    """The whole rule book of one club."""
+
+    currency: str = "Toman"
+    club_mode: ClubMode = ClubMode.OPEN
+    earn: EarnRules = EarnRules()
+    tiers: tuple[Tier, ...] = Field(default_factory=_default_tiers, min_length=1)
+    tier_policy: TierRules = TierRules()
+    expiry: ExpiryRules = ExpiryRules()
+    referral: ReferralRules = ReferralRules()
+    redemption: RedemptionRules = RedemptionRules()
+    adjust: AdjustRules = AdjustRules()
+    rewards: tuple[RewardSeed, ...] = ()
+
+    @model_validator(mode="after")
+    def _tiers_are_a_ladder(self) -> Rules:
+        keys = [t.key for t in self.tiers]
+        if len(set(keys)) != len(keys):
+            raise ValueError("tiers: every tier needs its own key")
+        thresholds = [t.threshold for t in self.tiers]
+        if thresholds[0] != 0:
+            raise ValueError("tiers: the first tier must start at threshold 0")
+        if any(b <= a for a, b in pairwise(thresholds)):
+            raise ValueError("tiers: thresholds must rise strictly from one tier to the next")
+        seeds = [r.key for r in self.rewards]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("rewards: every reward needs its own key")
+        for seed in self.rewards:
+            if seed.min_tier is not None and seed.min_tier not in keys:
+                raise ValueError(f"rewards: {seed.key}: unknown min_tier {seed.min_tier!r}")
+        return self
+
+    # --- pure functions of the rules -------------------------------------------------------
+
+    @property
+    def tier_keys(self) -> tuple[str, ...]:
+        return tuple(t.key for t in self.tiers)
+
+    @property
+    def base_tier(self) -> str:
+        return self.tiers[0].key
+
+    def tier(self, key: str) -> Tier:
+        for tier in self.tiers:
+            if tier.key == key:
+                return tier
+        raise KeyError(key)
+
+    def tier_rank(self, key: str) -> int:
+        """Position on the ladder; a tier removed from the rules ranks as the base tier."""
+        try:
+            return self.tier_keys.index(key)
+        except ValueError:
+            return 0
+
+    def tier_for(self, qualifying_points: int) -> Tier:
+        """The highest tier whose threshold the qualifying points reach."""
+        reached = self.tiers[0]
+        for tier in self.tiers:
+            if qualifying_points >= tier.threshold:
+                reached = tier
+        return reached
+
+    def next_tier(self, key: str) -> Tier | None:
+        rank = self.tier_rank(key)
+        return self.tiers[rank + 1] if rank + 1 < len(self.tiers) else None
+
+    def purchase_points(self, amount: int, tier_key: str) -> int:
+        """Points for a purchase: whole points per ``amount_per_point``, times the tier, floored."""
+        base = amount // self.earn.amount_per_point
+        multiplier = self.tier(tier_key).multiplier if tier_key in self.tier_keys else 1
+        return int((Decimal(base) * multiplier).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """Read and validate a rules file; with no path, the shipped defaults."""
+    path = path or DEFAULT_RULES_PATH
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RulesError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise RulesError(f"{path}: {problems}") from exc

@@ -1,0 +1,99 @@
+"""Shared fixtures: real databases built by the migrations, on SQLite and (when configured) PostgreSQL.
+
+SQLite: the migrations run once into a template file; each test gets a fresh copy.
+PostgreSQL: set ``BASHGAH_TEST_POSTGRES_URL`` (``.ci/run`` does); the migrations run once and every
+test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import NullPool
+
+from core.db import make_engine, make_sessionmaker, upgrade
+from core.models import Base
+from core.rules import Rules
+
+POSTGRES_URL = os.environ.get("BASHGAH_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def _migrate(url: str) -> None:
+    async def main() -> None:
+        engine = make_engine(url, poolclass=NullPool)
+        if engine.dialect.name == "postgresql":
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(main())
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_ready() -> Iterator[str]:
+    assert POSTGRES_URL
+    _migrate(POSTGRES_URL)
+    yield POSTGRES_URL
+
+
+def fresh_sqlite_url(template: Path, folder: Path) -> str:
+    path = folder / "bashgah.db"
+    shutil.copyfile(template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(params=BACKENDS)
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if request.param == "sqlite":
+        url = fresh_sqlite_url(request.getfixturevalue("sqlite_template"), tmp_path)
+        engine = make_engine(url)
+    else:
+        url = request.getfixturevalue("postgres_ready")
+        engine = make_engine(url, pool_size=20, max_overflow=40)
+    yield engine
+    if engine.dialect.name == "postgresql":
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One open transaction for straightforward single-actor tests."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+@pytest.fixture
+def rules() -> Rules:
+    return Rules()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW

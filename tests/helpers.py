@@ -1,0 +1,44 @@
+"""Small builders shared by the core tests, so each test states only what it is about."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from itertools import count
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import ledger, members
+from core.models import Member
+from core.rules import Rules
+
+_telegram_ids = count(10_000)
+
+
+async def new_member(
+    session: AsyncSession,
+    rules: Rules,
+    now: datetime,
+    *,
+    name: str = "Sara",
+    referral_code: str | None = None,
+    phone: str | None = None,
+) -> Member:
+    result = await members.join(
+        session,
+        rules,
+        telegram_id=next(_telegram_ids),
+        name=name,
+        phone=phone,
+        referral_code=referral_code,
+        now=now,
+    )
+    return result.member
+
+
+async def assert_books_balance(session: AsyncSession, member_id: int) -> None:
+    """The invariant: balance == sum of the ledger == sum of open lots, never negative."""
+    member = await ledger.lock_member(session, member_id)
+    entries = await ledger.ledger_sum(session, member_id)
+    lots = await ledger.lots_sum(session, member_id)
+    assert member.balance == entries == lots, (member.balance, entries, lots)
+    assert member.balance >= 0
