@@ -19,8 +19,9 @@ from core.errors import RulesError
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
 
-Positive = Annotated[int, Field(gt=0)]
-NonNegative = Annotated[int, Field(ge=0)]
+# Strict: TOML's `true` or "1000" must not quietly become a number of points.
+Positive = Annotated[int, Field(gt=0, strict=True)]
+NonNegative = Annotated[int, Field(ge=0, strict=True)]
 
 
 class _Strict(BaseModel):
@@ -168,7 +169,7 @@ class Rules(_Strict):
     def purchase_points(self, amount: int, tier_key: str) -> int:
         """Points for a purchase: whole points per ``amount_per_point``, times the tier, floored."""
         base = amount // self.earn.amount_per_point
-        multiplier = self.tier(tier_key).multiplier if tier_key in self.tier_keys else 1
+        multiplier = self.tiers[self.tier_rank(tier_key)].multiplier
         return int((Decimal(base) * multiplier).to_integral_value(rounding=ROUND_FLOOR))
 
 

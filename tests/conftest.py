@@ -1,4 +1,4 @@
-"""Shared fixtures: real databases built by the migrations, on SQLite and (when configured) PostgreSQL.
+"""Shared fixtures: real databases built by the migrations, on SQLite and on PostgreSQL.
 
 SQLite: the migrations run once into a template file; each test gets a fresh copy.
 PostgreSQL: set ``BASHGAH_TEST_POSTGRES_URL`` (``.ci/run`` does); the migrations run once and every
@@ -62,13 +62,19 @@ def fresh_sqlite_url(template: Path, folder: Path) -> str:
 
 
 @pytest.fixture(params=BACKENDS)
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Synchronous, so the one-off migrations run outside the test's event loop."""
     if request.param == "sqlite":
-        url = fresh_sqlite_url(request.getfixturevalue("sqlite_template"), tmp_path)
-        engine = make_engine(url)
+        return fresh_sqlite_url(request.getfixturevalue("sqlite_template"), tmp_path)
+    return str(request.getfixturevalue("postgres_ready"))
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    if database_url.startswith("postgresql"):
+        engine = make_engine(database_url, pool_size=20, max_overflow=40)
     else:
-        url = request.getfixturevalue("postgres_ready")
-        engine = make_engine(url, pool_size=20, max_overflow=40)
+        engine = make_engine(database_url)
     yield engine
     if engine.dialect.name == "postgresql":
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
