@@ -68,7 +68,7 @@ async def join(
     if rules.club_mode is ClubMode.LIMITED and referrer is None:
         raise RegistrationClosed(attribution=attribution)
     if normalized_phone and await by_phone(session, normalized_phone) is not None:
-        raise PhoneTaken()
+        raise PhoneTaken(attribution=attribution)
 
     member = Member(
         telegram_id=telegram_id,
@@ -171,6 +171,8 @@ async def update_profile(
         changes["locale"] = _check_locale(changes["locale"])
     if "username" in changes:
         changes["username"] = _clean_username(changes["username"])
+    if "phone" in changes and not changes["phone"]:
+        changes["phone"] = None
     if changes.get("phone"):
         phone = normalize_phone(changes["phone"])
         other = await by_phone(session, phone)

@@ -41,7 +41,7 @@ class Attribution(StrEnum):
 
 
 async def find_referrer(session: AsyncSession, code: str | None) -> Member | None:
-    """The active member who owns ``code`` (``ref_`` prefix and any spacing or case tolerated)."""
+    """The member (not erased) who owns ``code`` (``ref_`` prefix and any spacing or case tolerated)."""
     if not code:
         return None
     raw = code.strip()
@@ -52,7 +52,7 @@ async def find_referrer(session: AsyncSession, code: str | None) -> Member | Non
         return None
     return await session.scalar(
         select(Member).where(
-            Member.referral_code == normalized, Member.status == MemberStatus.ACTIVE
+            Member.referral_code == normalized, Member.status != MemberStatus.ERASED
         )
     )
 
@@ -103,7 +103,9 @@ async def reward_referrer(
     if referral is None:
         return None
     # The referrer's row lock makes the cap count and the reward one step, even across processes.
-    await ledger.lock_member(session, referral.referrer_id)
+    referrer = await ledger.lock_member(session, referral.referrer_id)
+    if referrer.status == MemberStatus.ERASED:
+        return None
     window_start = now - timedelta(days=rules.referral.cap_window_days)
     rewarded = await session.scalar(
         select(func.count()).where(
