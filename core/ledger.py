@@ -234,6 +234,21 @@ async def expiring_points(
     return [(expires_at, remaining) for expires_at, remaining in rows.all()]
 
 
+async def history(
+    session: AsyncSession, member_id: int, *, offset: int, limit: int
+) -> tuple[list[LedgerEntry], bool]:
+    """A page of the member's entries, newest first, and whether an older page exists."""
+    rows = await session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.member_id == member_id)
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    entries = list(rows)
+    return entries[:limit], len(entries) > limit
+
+
 async def ledger_sum(session: AsyncSession, member_id: int) -> int:
     total = await session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.delta), 0)).where(

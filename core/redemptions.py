@@ -30,6 +30,7 @@ from core.models import EntryKind, MemberStatus, Redemption, RedemptionStatus, R
 from core.rules import Rules
 
 CODE_LENGTH = 8
+CODE_ATTEMPTS = 5
 
 
 async def redeem(
@@ -74,15 +75,13 @@ async def redeem(
             redemption = Redemption(
                 member_id=member_id,
                 reward_id=reward_id,
-                code=new_code(CODE_LENGTH),
                 request_key=request_key,
                 points=reward.cost,
                 entry_id=entry.id,
                 created_at=now,
                 expires_at=after_days(now, rules.redemption.valid_days),
             )
-            session.add(redemption)
-            await session.flush()
+            await _insert_with_fresh_code(session, redemption)
     except IntegrityError:
         earlier = await session.scalar(
             select(Redemption).where(Redemption.request_key == request_key)
@@ -92,6 +91,23 @@ async def redeem(
         return earlier
     await session.refresh(reward, ["stock"])
     return redemption
+
+
+async def _insert_with_fresh_code(session: AsyncSession, redemption: Redemption) -> None:
+    """Codes are unique forever; on the rare clash with an old one, draw again."""
+    for attempt in range(CODE_ATTEMPTS):
+        redemption.code = new_code(CODE_LENGTH)
+        try:
+            async with session.begin_nested():
+                session.add(redemption)
+                await session.flush()
+            return
+        except IntegrityError:
+            taken = await session.scalar(
+                select(Redemption.id).where(Redemption.code == redemption.code)
+            )
+            if taken is None or attempt == CODE_ATTEMPTS - 1:
+                raise
 
 
 async def by_code(session: AsyncSession, code: str) -> Redemption:
@@ -109,9 +125,10 @@ async def confirm(
     """Staff hand the reward over. Each refusal says exactly why the code is not good."""
     now = now or utcnow()
     redemption = await by_code(session, code)
-    if redemption.status == RedemptionStatus.RESERVED and redemption.expires_at <= now:
-        await _close(session, redemption, RedemptionStatus.EXPIRED, now)
-    if redemption.status == RedemptionStatus.EXPIRED:
+    # A code past its date is refused without touching it: the expiry sweep refunds it, in its
+    # own transaction, so the refund cannot be lost with this refused request's rollback.
+    past_due = redemption.status == RedemptionStatus.RESERVED and redemption.expires_at <= now
+    if past_due or redemption.status == RedemptionStatus.EXPIRED:
         raise CodeExpired(code=redemption.code)
     if redemption.status == RedemptionStatus.CANCELLED:
         raise CodeCancelled(code=redemption.code)

@@ -41,7 +41,7 @@ class Attribution(StrEnum):
 
 
 async def find_referrer(session: AsyncSession, code: str | None) -> Member | None:
-    """The member (not erased) who owns ``code`` (``ref_`` prefix and any spacing or case tolerated)."""
+    """The member (not erased) who owns ``code``; a ``ref_`` prefix, spacing and case are fine."""
     if not code:
         return None
     raw = code.strip()

@@ -2,7 +2,8 @@
 
 A catalogue may be declared in the rules file; :func:`sync_catalogue` brings those rewards into the
 database by their stable key at every start, so editing the file updates a reward instead of
-copying it. Staff manage everything else from Telegram.
+copying it. Stock is taken from the file only when the reward is first created; staff manage
+everything else from Telegram.
 """
 
 from __future__ import annotations
@@ -27,15 +28,22 @@ def _check_fields(rules: Rules, fields: dict[str, Any]) -> dict[str, Any]:
         if not title or len(title) > 120:
             raise InvalidInput("bad_title", title)
         fields["title"] = title
-    if "cost" in fields and not 0 < fields["cost"] <= MAX_COST:
+    if "cost" in fields and not _whole_in(fields["cost"], 1, MAX_COST):
         raise InvalidInput("bad_cost", str(fields["cost"]))
-    if fields.get("stock") is not None and not 0 <= fields["stock"] <= MAX_STOCK:
+    if fields.get("stock") is not None and not _whole_in(fields["stock"], 0, MAX_STOCK):
         raise InvalidInput("bad_stock", str(fields["stock"]))
     if fields.get("min_tier") is not None and fields["min_tier"] not in rules.tier_keys:
         raise InvalidInput("unknown_tier", str(fields["min_tier"]))
     if "allocation" in fields:
-        fields["allocation"] = Allocation(fields["allocation"]).value
+        try:
+            fields["allocation"] = Allocation(fields["allocation"]).value
+        except ValueError:
+            raise InvalidInput("unknown_allocation", str(fields["allocation"])) from None
     return fields
+
+
+def _whole_in(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 async def create(session: AsyncSession, rules: Rules, **fields: Any) -> Reward:
@@ -70,7 +78,12 @@ def is_open(reward: Reward, now: datetime) -> bool:
 
 
 def tier_allows(rules: Rules, reward: Reward, tier: str) -> bool:
-    return reward.min_tier is None or rules.tier_rank(tier) >= rules.tier_rank(reward.min_tier)
+    """A reward for a tier the rules no longer have is for nobody, as :func:`visible_to` shows."""
+    if reward.min_tier is None:
+        return True
+    return reward.min_tier in rules.tier_keys and rules.tier_rank(tier) >= rules.tier_rank(
+        reward.min_tier
+    )
 
 
 async def visible_to(session: AsyncSession, rules: Rules, tier: str, now: datetime) -> list[Reward]:
@@ -98,8 +111,10 @@ async def sync_catalogue(session: AsyncSession, rules: Rules) -> int:
         if reward is None:
             session.add(Reward(key=seed.key, **fields))
             created += 1
-        else:
-            for name, value in fields.items():
-                setattr(reward, name, value)
+            continue
+        # Stock is the shelf as it is now: a restart must not put redeemed items back.
+        fields.pop("stock")
+        for name, value in fields.items():
+            setattr(reward, name, value)
     await session.flush()
     return created

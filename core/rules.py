@@ -102,6 +102,7 @@ def _default_tiers() -> tuple[Tier, ...]:
 class Rules(_Strict):
     """The whole rule book of one club."""
 
+    club_name: Annotated[str, Field(max_length=60)] = ""  # empty: the locale's own wording
     currency: str = "Toman"
     club_mode: ClubMode = ClubMode.OPEN
     earn: EarnRules = EarnRules()

@@ -103,7 +103,10 @@ class _TierSql:
             ),
             target_rank=case(*[(points >= t.threshold, rank) for rank, t in ladder], else_=0),
             current_rank=case(
-                {t.key: rank for rank, t in enumerate(rules.tiers)}, value=Member.tier, else_=0
+                # A tier the rules no longer have ranks below all: the evaluation moves it.
+                {t.key: rank for rank, t in enumerate(rules.tiers)},
+                value=Member.tier,
+                else_=-1,
             ),
         )
 
