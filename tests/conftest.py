@@ -11,6 +11,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
+from telegram.ext import Application
 
+from bot.app import build_application, running
+from bot.context import club_of
+from bot.shell import Driver
+from bot.standin import BotApiStandin
+from core.club import Club
+from core.config import Settings
 from core.db import make_engine, make_sessionmaker, upgrade
 from core.models import Base
 from core.rules import Rules
@@ -103,3 +111,33 @@ def rules() -> Rules:
 @pytest.fixture
 def now() -> datetime:
     return NOW
+
+
+STAFF_CHAT_ID = -1001234567890
+
+
+@dataclass
+class BotHarness:
+    """The real Application over the Bot API stand-in, and a client that talks to it."""
+
+    app: Application
+    standin: BotApiStandin
+    chat: Driver
+
+    @property
+    def club(self) -> Club:
+        return club_of(self.app)
+
+
+@pytest.fixture
+async def bot(engine: AsyncEngine, database_url: str) -> AsyncIterator[BotHarness]:
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        staff_chat_id=STAFF_CHAT_ID,
+        api_base_url="http://127.0.0.1:9/unused",
+    )
+    standin = BotApiStandin()
+    app = build_application(settings, request=standin)
+    async with running(app):
+        yield BotHarness(app, standin, Driver.for_member(app, standin))

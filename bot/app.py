@@ -1,0 +1,124 @@
+"""Building the python-telegram-bot Application: settings in, a ready bot out.
+
+Services are opened once in ``post_init`` and closed in ``post_shutdown`` (PTB's rules-bot
+pattern); ``Defaults`` give HTML parse mode and the club's time zone to every call and job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.context import CLUB_KEY, TRANSLATOR_KEY, BotContext
+from bot.conversations import join, profile
+from bot.handlers import errors, member
+from bot.handlers import settings as member_settings
+from bot.i18n import LOCALES, Translator, commands_from
+from core.club import Club
+from core.config import Settings
+
+SHELL_TOKEN = "1:offline-shell"
+
+
+def build_application(settings: Settings, request: BaseRequest | None = None) -> Application:
+    """The whole bot. With ``request`` (a stand-in) it never touches the network."""
+    token = settings.bot_token.get_secret_value() if settings.bot_token else SHELL_TOKEN
+    translator = Translator(settings.tz, settings.locale)
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{settings.api_base_url}/bot")
+        .base_file_url(f"{settings.api_base_url}/file/bot")
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
+        .context_types(ContextTypes(context=BotContext))
+        .post_init(_open)
+        .post_shutdown(_close)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    else:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    app = builder.build()
+    app.bot_data["settings"] = settings
+    app.bot_data[TRANSLATOR_KEY] = translator
+    _register(app, translator)
+    return app
+
+
+def _register(app: Application, translator: Translator) -> None:
+    labels = translator.all_labels
+    app.add_handler(join.handler())
+    profile.register(app, labels)
+    member.register(app, labels)
+    member_settings.register(app, labels)
+    private = filters.ChatType.PRIVATE
+    app.add_handler(MessageHandler(private & filters.COMMAND, member.unknown_command))
+    app.add_handler(MessageHandler(private & ~filters.COMMAND, member.help_text))
+    errors.register(app)
+
+
+async def _open(app: Application) -> None:
+    """Open the club (migrations, rules, catalogue) and publish the command menus."""
+    settings: Settings = app.bot_data["settings"]
+    app.bot_data[CLUB_KEY] = await Club.open(settings)
+    translator: Translator = app.bot_data[TRANSLATOR_KEY]
+    for locale in LOCALES:
+        await app.bot.set_my_commands(
+            _commands(translator(locale, "menus/member")),
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=locale,
+        )
+    await app.bot.set_my_commands(
+        _commands(translator(settings.locale, "menus/member")),
+        scope=BotCommandScopeAllPrivateChats(),
+    )
+
+
+def _commands(text: str) -> list[BotCommand]:
+    return [BotCommand(command, description) for command, description in commands_from(text)]
+
+
+async def _close(app: Application) -> None:
+    club = app.bot_data.pop(CLUB_KEY, None)
+    if club is not None:
+        await club.close()
+
+
+@asynccontextmanager
+async def running(app: Application) -> AsyncIterator[Application]:
+    """Initialize and open the bot without polling: for the shell and the tests."""
+    async with app:
+        await _open(app)
+        await app.start()  # the job queue, for conversation timeouts and scheduled work
+        try:
+            yield app
+        finally:
+            await app.stop()
+            await _close(app)
+
+
+def run_polling(settings: Settings) -> None:
+    app = build_application(settings)
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+def as_update(app: Application, data: dict[str, Any]) -> Update:
+    return Update.de_json(data, app.bot)

@@ -1,0 +1,94 @@
+"""The handler's context: the club, one transaction per update, replies in the member's language.
+
+python-telegram-bot has no middleware; a ``CallbackContext`` subclass (PTB's ``ContextTypes``)
+gives every handler the same three things: ``context.db()`` for one unit of work, the member's
+locale, and ``context.say()`` to answer with a rendered template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Message, Update
+from telegram._utils.types import ReplyMarkup
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.i18n import Translator
+from core import members
+from core.club import Club
+from core.db import transaction
+from core.errors import BashgahError
+from core.models import Member, MemberStatus
+
+CLUB_KEY = "club"
+TRANSLATOR_KEY = "translator"
+LOCALE_KEY = "locale"
+
+
+class NotJoined(BashgahError):
+    """A member-only command from someone who has not joined yet."""
+
+    code = "not_joined"
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    @property
+    def club(self) -> Club:
+        return self.bot_data[CLUB_KEY]
+
+    @property
+    def t(self) -> Translator:
+        return self.bot_data[TRANSLATOR_KEY]
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with transaction(self.club.sessions) as session:
+            yield session
+
+    def locale(self, update: Update | None) -> str:
+        """The member's chosen language if known, else Telegram's, else the club default."""
+        user_data = self.user_data
+        if user_data and user_data.get(LOCALE_KEY):
+            return str(user_data[LOCALE_KEY])
+        user = update.effective_user if update else None
+        return self.t.locale_for(user.language_code if user else None)
+
+    def remember_locale(self, member: Member) -> None:
+        if self.user_data is not None:
+            self.user_data[LOCALE_KEY] = member.locale
+
+    async def member(self, session: AsyncSession, update: Update) -> Member:
+        """The member behind this update, or :class:`NotJoined`."""
+        user = update.effective_user
+        member = await members.by_telegram_id(session, user.id) if user else None
+        if member is None or member.status == MemberStatus.ERASED:
+            raise NotJoined()
+        if member.status == MemberStatus.BLOCKED:
+            member.status = MemberStatus.ACTIVE  # they are talking to us again
+        self.remember_locale(member)
+        return member
+
+    def text(self, update: Update | None, key: str, **values: Any) -> str:
+        return self.t(self.locale(update), key, **values)
+
+    async def say(
+        self,
+        update: Update,
+        key: str,
+        reply_markup: ReplyMarkup | None = None,
+        **values: Any,
+    ) -> Message:
+        """Answer in the chat the update came from."""
+        chat = update.effective_chat
+        assert chat is not None
+        return await self.bot.send_message(
+            chat.id, self.text(update, key, **values), reply_markup=reply_markup
+        )
+
+
+def club_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Club:
+    return application.bot_data[CLUB_KEY]

@@ -1,0 +1,165 @@
+"""Joining: phone (contact button or typed), display name, optional Jalali birthday.
+
+Nothing is written until the last answer: a member who walks away half-way leaves no trace, and
+``/start`` begins again. The join itself is idempotent, so a repeated last answer changes nothing.
+"""
+
+from __future__ import annotations
+
+from telegram import ReplyKeyboardRemove, Update
+from telegram.ext import (
+    BaseHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import keyboards
+from bot.context import BotContext
+from core import jalali, members, referrals
+from core.errors import InvalidInput
+from core.members import clean_name
+from core.models import MemberStatus, utcnow
+from core.phones import normalize_phone
+from core.rules import ClubMode
+
+PHONE, NAME, BIRTHDAY = range(3)
+TIMEOUT_SECONDS = 15 * 60
+_DRAFT = "join"
+
+
+async def start(update: Update, context: BotContext) -> int:
+    user = update.effective_user
+    code = context.args[0] if context.args else None
+    async with context.db() as s:
+        member = await members.by_telegram_id(s, user.id)
+        if member is not None and member.status != MemberStatus.ERASED:
+            context.remember_locale(member)
+            await context.say(update, "join/welcome_back", _menu(update, context), member=member)
+            return ConversationHandler.END
+        referrer = await referrals.find_referrer(s, code)
+    if context.club.rules.club_mode is ClubMode.LIMITED and referrer is None:
+        await context.say(update, "join/closed")
+        return ConversationHandler.END
+    context.user_data[_DRAFT] = {"code": code if referrer else None}
+    await context.say(
+        update,
+        "join/ask_phone",
+        keyboards.share_contact(lambda k: context.text(update, k)),
+        referrer=referrer.name if referrer else None,
+    )
+    return PHONE
+
+
+async def phone(update: Update, context: BotContext) -> int:
+    message = update.effective_message
+    if message.contact is not None:
+        if message.contact.user_id != update.effective_user.id:
+            await context.say(update, "join/not_your_contact")
+            return PHONE
+        raw = message.contact.phone_number
+        raw = raw if raw.startswith("+") else "+" + raw
+    else:
+        raw = message.text or ""
+    try:
+        number = normalize_phone(raw)
+    except InvalidInput:
+        await context.say(update, "join/bad_phone")
+        return PHONE
+    async with context.db() as s:
+        taken = await members.by_phone(s, number)
+    if taken is not None:
+        await context.say(update, "join/phone_taken")
+        return PHONE
+    context.user_data[_DRAFT]["phone"] = number
+    suggestion = update.effective_user.full_name
+    await context.say(
+        update, "join/ask_name", keyboards.choices([suggestion]), suggestion=suggestion
+    )
+    return NAME
+
+
+async def name(update: Update, context: BotContext) -> int:
+    try:
+        context.user_data[_DRAFT]["name"] = clean_name(update.effective_message.text or "")
+    except InvalidInput:
+        await context.say(update, "join/bad_name")
+        return NAME
+    skip = context.text(update, "buttons/skip")
+    await context.say(update, "join/ask_birthday", keyboards.choices([skip]))
+    return BIRTHDAY
+
+
+async def birthday(update: Update, context: BotContext) -> int:
+    text = (update.effective_message.text or "").strip()
+    born = None
+    if text not in context.t.all_labels("buttons/skip"):
+        try:
+            born = jalali.parse_birthday(text, today=utcnow().astimezone(context.t.tz).date())
+        except InvalidInput:
+            await context.say(update, "join/bad_birthday")
+            return BIRTHDAY
+    draft = context.user_data.pop(_DRAFT)
+    user = update.effective_user
+    async with context.db() as s:
+        result = await members.join(
+            s,
+            context.club.rules,
+            telegram_id=user.id,
+            name=draft["name"],
+            phone=draft["phone"],
+            birthday=born,
+            locale=context.locale(update),
+            username=user.username,
+            referral_code=draft["code"],
+        )
+        member = result.member
+    context.remember_locale(member)
+    await context.say(
+        update,
+        "join/welcome",
+        _menu(update, context),
+        member=member,
+        bonus=context.club.rules.referral.welcome_bonus if result.referral else 0,
+    )
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    context.user_data.pop(_DRAFT, None)
+    await context.say(update, "join/cancelled", ReplyKeyboardRemove())
+    return ConversationHandler.END
+
+
+async def finish_first(update: Update, context: BotContext) -> None:
+    """Anything else in the middle of joining: say what we are waiting for."""
+    await context.say(update, "join/finish_first")
+
+
+def _menu(update: Update, context: BotContext) -> keyboards.ReplyKeyboardMarkup:
+    return keyboards.main_menu(lambda k: context.text(update, k))
+
+
+def handler() -> BaseHandler:
+    private = filters.ChatType.PRIVATE
+    text = private & filters.TEXT & ~filters.COMMAND
+    return ConversationHandler(
+        entry_points=[CommandHandler("start", start, filters=private)],
+        states={
+            PHONE: [
+                MessageHandler(
+                    private & (filters.CONTACT | (filters.TEXT & ~filters.COMMAND)), phone
+                )
+            ],
+            NAME: [MessageHandler(text, name)],
+            BIRTHDAY: [MessageHandler(text, birthday)],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel, filters=private),
+            CommandHandler("start", start, filters=private),
+            MessageHandler(private, finish_first),
+        ],
+        conversation_timeout=TIMEOUT_SECONDS,
+        name="join",
+    )

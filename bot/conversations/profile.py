@@ -1,0 +1,169 @@
+"""``/profile``: the four-dimension profile of DESIGN.md, filled in with buttons.
+
+Engagement (preferred contact, how often offers are welcome), environment (city), purchase
+behaviour (interests, several at once) and trust (what matters most). Choices are buttons that save
+at once; only the city is typed, so only the city needs a conversation state.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot import keyboards
+from bot.context import BotContext
+from core import members
+
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "contact": ("telegram", "phone_call", "sms", "in_person"),
+    "frequency": ("weekly", "monthly", "rarely"),
+    "interests": ("discounts", "new_products", "events", "gifts", "vip"),
+    "values": ("price", "quality", "service", "speed", "trust"),
+}
+MULTI = {"interests"}
+CITY = 0
+MAX_CITY = 64
+
+
+def _summary_markup(update: Update, context: BotContext) -> keyboards.InlineKeyboardMarkup:
+    rows = [
+        [(context.text(update, "buttons/profile_section", section=s), f"prof:sec:{s}")]
+        for s in SECTIONS
+    ]
+    rows.append([(context.text(update, "buttons/profile_section", section="city"), "prof:city")])
+    return keyboards.inline(rows)  # fmt: skip
+
+
+def _section_markup(
+    update: Update, context: BotContext, section: str, profile: dict
+) -> keyboards.InlineKeyboardMarkup:
+    chosen = profile.get(section)
+    picked = set(chosen) if isinstance(chosen, list) else {chosen}
+    rows = [
+        [
+            (
+                context.text(
+                    update, "buttons/profile_option", section=section, option=o, chosen=o in picked
+                ),
+                f"prof:set:{section}:{o}",
+            )
+        ]
+        for o in SECTIONS[section]
+    ]
+    rows.append([(context.text(update, "buttons/back"), "prof:menu")])
+    return keyboards.inline(rows)  # fmt: skip
+
+
+async def show(update: Update, context: BotContext) -> None:
+    async with context.db() as s:
+        member = await context.member(s, update)
+    text = context.text(update, "profile/summary", member=member, profile=member.profile)
+    markup = _summary_markup(update, context)
+    if update.callback_query:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text(text, reply_markup=markup)
+    else:
+        await context.say(update, "profile/summary", markup, member=member, profile=member.profile)
+
+
+async def section(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    _, name = keyboards.args(query.data, "prof", 2)
+    if name not in SECTIONS:
+        await query.answer(context.text(update, "stale_button"))
+        return
+    async with context.db() as s:
+        member = await context.member(s, update)
+    await query.answer()
+    await query.edit_message_text(
+        context.text(update, "profile/ask", section=name),
+        reply_markup=_section_markup(update, context, name, member.profile),
+    )
+
+
+async def choose(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    _, name, option = keyboards.args(query.data, "prof", 3)
+    if option not in SECTIONS.get(name, ()):
+        await query.answer(context.text(update, "stale_button"))
+        return
+    async with context.db() as s:
+        member = await context.member(s, update)
+        if name in MULTI:
+            current = list(member.profile.get(name) or [])
+            value: object = (
+                [o for o in current if o != option] if option in current else [*current, option]
+            )
+        else:
+            value = option
+        member = await members.update_profile(s, member.id, answers={name: value})
+    await query.answer(context.text(update, "profile/saved"))
+    if name in MULTI:
+        await query.edit_message_reply_markup(
+            _section_markup(update, context, name, member.profile)
+        )
+    else:
+        await query.edit_message_text(
+            context.text(update, "profile/summary", member=member, profile=member.profile),
+            reply_markup=_summary_markup(update, context),
+        )
+
+
+async def ask_city(update: Update, context: BotContext) -> int:
+    await update.callback_query.answer()
+    await context.say(update, "profile/ask_city")
+    return CITY
+
+
+async def city(update: Update, context: BotContext) -> int:
+    text = " ".join((update.effective_message.text or "").split())
+    if not text or len(text) > MAX_CITY:
+        await context.say(update, "profile/bad_city")
+        return CITY
+    async with context.db() as s:
+        member = await context.member(s, update)
+        member = await members.update_profile(s, member.id, city=text)
+    await context.say(
+        update,
+        "profile/summary",
+        _summary_markup(update, context),
+        member=member,
+        profile=member.profile,
+    )
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    await context.say(update, "profile/cancelled")
+    return ConversationHandler.END
+
+
+def register(app: Application, labels) -> None:
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("profile", show, filters=private))
+    app.add_handler(MessageHandler(private & filters.Text(labels("buttons/profile")), show))
+    app.add_handler(CallbackQueryHandler(show, pattern=r"^prof:menu$"))
+    app.add_handler(CallbackQueryHandler(section, pattern=r"^prof:sec:"))
+    app.add_handler(CallbackQueryHandler(choose, pattern=r"^prof:set:"))
+    with warnings.catch_warnings():
+        # The city step is keyed per user, not per message, on purpose: PTB warns about that.
+        warnings.simplefilter("ignore", PTBUserWarning)
+        app.add_handler(
+            ConversationHandler(
+                entry_points=[CallbackQueryHandler(ask_city, pattern=r"^prof:city$")],
+                states={CITY: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, city)]},
+                fallbacks=[CommandHandler("cancel", cancel, filters=private)],
+                conversation_timeout=15 * 60,
+                name="profile_city",
+            )
+        )

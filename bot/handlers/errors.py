@@ -1,0 +1,56 @@
+"""Turning failures into words: a domain error becomes its localized message; a bug is logged.
+
+Handlers let typed domain errors (``core.errors``) propagate: the transaction rolls back on the way
+out, so nothing changed, and this handler tells the person why in their language.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from html import unescape
+
+from telegram import Update
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import Application
+
+from bot.context import BotContext
+from core.errors import BashgahError
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    error = context.error
+    if not isinstance(update, Update):
+        log.error("error outside an update", exc_info=error)
+        return
+    if isinstance(error, Forbidden):
+        log.info("user %s blocked the bot", update.effective_user and update.effective_user.id)
+        return
+    if isinstance(error, BadRequest) and "message is not modified" in str(error).lower():
+        return  # the same button pressed twice: the message already says this
+    if isinstance(error, BashgahError):
+        key, values = f"errors/{error.code}", error.details
+    else:
+        log.error("unhandled error in update %s", update.update_id, exc_info=error)
+        key, values = "errors/unexpected", {}
+    text = context.text(update, key, **_known(values))
+    if update.callback_query is not None:
+        await update.callback_query.answer(_plain(text)[:190], show_alert=True)
+    elif update.effective_chat is not None:
+        await context.bot.send_message(update.effective_chat.id, text)
+
+
+def _known(values: dict[str, object]) -> dict[str, object]:
+    """Only simple values reach templates; a template uses the ones it knows of."""
+    return {k: v for k, v in values.items() if isinstance(v, (int, str))}
+
+
+def _plain(html: str) -> str:
+    """Callback alerts show plain text, not HTML."""
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def register(app: Application) -> None:
+    app.add_error_handler(on_error)

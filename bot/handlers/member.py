@@ -1,0 +1,239 @@
+"""What a member asks in a private chat: points, history, rewards, codes, invite, card, help.
+
+Each handler reads the update, calls core, renders one template. Buttons carry ids only; what they
+name is looked up again, so an old button cannot do more than the same action done fresh.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import InputFile, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import keyboards
+from bot.context import BotContext
+from bot.images import member_card_png, qr_png
+from core import ledger, redemptions, referrals, rewards, tiers
+from core.codes import format_redemption_code
+from core.digits import format_number
+from core.models import Member, utcnow
+
+HISTORY_PAGE = 10
+EXPIRY_HORIZON = timedelta(days=30)
+PRIVATE = filters.ChatType.PRIVATE
+
+
+async def points(update: Update, context: BotContext) -> None:
+    now = utcnow()
+    rules = context.club.rules
+    async with context.db() as s:
+        member = await context.member(s, update)
+        qualifying = await tiers.qualifying_points(s, rules, member.id, now)
+        expiring = await ledger.expiring_points(s, member.id, now, EXPIRY_HORIZON)
+    next_tier = rules.next_tier(member.tier)
+    await context.say(
+        update,
+        "points",
+        member=member,
+        qualifying=qualifying,
+        next_tier=next_tier.key if next_tier else None,
+        to_next=max(next_tier.threshold - qualifying, 0) if next_tier else 0,
+        expiring=expiring,
+    )
+
+
+async def history(update: Update, context: BotContext) -> None:
+    page = keyboards.int_arg(keyboards.parse(_data(update), "hist")) or 0
+    async with context.db() as s:
+        member = await context.member(s, update)
+        entries, has_more = await ledger.history(
+            s, member.id, offset=page * HISTORY_PAGE, limit=HISTORY_PAGE
+        )
+    text = context.text(update, "history", entries=entries, page=page)
+    markup = keyboards.pager(lambda k: context.text(update, k), "hist", page, has_more)
+    await _show(update, context, text, markup)
+
+
+async def catalogue(update: Update, context: BotContext) -> None:
+    now = utcnow()
+    async with context.db() as s:
+        member = await context.member(s, update)
+        offered = await rewards.visible_to(s, context.club.rules, member.tier, now)
+    buttons = [[(context.text(update, "buttons/reward", reward=r), f"rw:{r.id}")] for r in offered]
+    await _show(
+        update,
+        context,
+        context.text(update, "rewards", member=member, rewards=offered),
+        keyboards.inline(buttons) if buttons else None,
+    )
+
+
+async def reward_details(update: Update, context: BotContext) -> None:
+    reward_id = keyboards.int_arg(keyboards.parse(_data(update), "rw"))
+    async with context.db() as s:
+        member = await context.member(s, update)
+        reward = await rewards.get(s, reward_id or 0)
+    markup = keyboards.inline(
+        [
+            [
+                (context.text(update, "buttons/confirm_redeem"), f"rwok:{reward.id}"),
+                (context.text(update, "buttons/back"), "rwls"),
+            ]
+        ]
+    )
+    await _show(
+        update, context, context.text(update, "reward", reward=reward, member=member), markup
+    )
+
+
+async def redeem(update: Update, context: BotContext) -> None:
+    """Confirming on one message redeems once, however many times the button is pressed."""
+    query = update.callback_query
+    reward_id = keyboards.int_arg(keyboards.parse(_data(update), "rwok"))
+    assert query is not None and query.message is not None
+    key = f"tg:{query.message.chat.id}:{query.message.message_id}:{reward_id}"
+    async with context.db() as s:
+        member = await context.member(s, update)
+        redemption = await redemptions.redeem(
+            s, context.club.rules, member.id, reward_id or 0, request_key=key
+        )
+        reward = await rewards.get(s, redemption.reward_id)
+    text = context.text(
+        update,
+        "redeemed",
+        reward=reward,
+        code=format_redemption_code(redemption.code),
+        expires_at=redemption.expires_at,
+        balance=member.balance,
+    )
+    await _show(update, context, text, None)
+
+
+async def my_rewards(update: Update, context: BotContext) -> None:
+    async with context.db() as s:
+        member = await context.member(s, update)
+        open_codes = await redemptions.open_for_member(s, member.id)
+        titles = {r.reward_id: (await rewards.get(s, r.reward_id)).title for r in open_codes}
+    items = [
+        {"code": format_redemption_code(r.code), "title": titles[r.reward_id], "redemption": r}
+        for r in open_codes
+    ]
+    buttons = [
+        [(context.text(update, "buttons/cancel_code", item=item), f"mycx:{item['redemption'].id}")]
+        for item in items
+    ]
+    await _show(
+        update,
+        context,
+        context.text(update, "my_rewards", items=items),
+        keyboards.inline(buttons) if buttons else None,
+    )
+
+
+async def cancel_code(update: Update, context: BotContext) -> None:
+    redemption_id = keyboards.int_arg(keyboards.parse(_data(update), "mycx"))
+    async with context.db() as s:
+        member = await context.member(s, update)
+        redemption = await redemptions.cancel(s, redemption_id or 0, member_id=member.id)
+        await s.refresh(member)
+    await _show(
+        update,
+        context,
+        context.text(
+            update,
+            "code_cancelled",
+            code=format_redemption_code(redemption.code),
+            points=redemption.points,
+            balance=member.balance,
+        ),
+        None,
+    )
+
+
+async def invite(update: Update, context: BotContext) -> None:
+    async with context.db() as s:
+        member = await context.member(s, update)
+        counts = await referrals.stats(s, member.id)
+    link = invite_link(context.bot.username, member)
+    await context.bot.send_photo(
+        update.effective_chat.id,
+        InputFile(qr_png(link), filename="invite.png"),
+        caption=context.text(
+            update, "invite", link=link, stats=counts, rules=context.club.rules.referral
+        ),
+    )
+
+
+def invite_link(bot_username: str, member: Member) -> str:
+    return (
+        f"https://t.me/{bot_username}?start={referrals.REFERRAL_LINK_PREFIX}{member.referral_code}"
+    )
+
+
+async def card(update: Update, context: BotContext) -> None:
+    async with context.db() as s:
+        member = await context.member(s, update)
+    locale = context.locale(update)
+    tier_label = context.text(update, "labels/tier", tier=member.tier)
+    png = member_card_png(
+        club_name=context.club.rules.club_name or context.text(update, "image/club_name"),
+        member_name=member.name or "",
+        member_number_text=format_number(member.id, locale),
+        tier_key=member.tier,
+        tier_label=tier_label,
+        points_text=format_number(member.balance, locale),
+        qr_data=f"#{member.id}",
+        labels={
+            "points": context.text(update, "image/points"),
+            "member_number": context.text(update, "image/member_number"),
+        },
+    )
+    await context.bot.send_photo(
+        update.effective_chat.id,
+        InputFile(png, filename="card.png"),
+        caption=context.text(update, "card_caption", member=member, tier_label=tier_label),
+    )
+
+
+async def help_text(update: Update, context: BotContext) -> None:
+    await context.say(update, "help", rules=context.club.rules)
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    await context.say(update, "unknown_command")
+
+
+def _data(update: Update) -> str | None:
+    return update.callback_query.data if update.callback_query else None
+
+
+async def _show(update: Update, context: BotContext, text: str, markup) -> None:
+    """Edit the message a button sits on, or answer a command with a new message."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+        await query.edit_message_text(text, reply_markup=markup)
+    else:
+        await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+def register(app: Application, labels) -> None:
+    """``labels(key)`` lists a menu button's text in every locale, so either language works."""
+    for commands, key, handler in (
+        (["points", "balance"], "buttons/points", points),
+        (["history"], "buttons/history", history),
+        (["rewards"], "buttons/rewards", catalogue),
+        (["myrewards"], None, my_rewards),
+        (["invite"], "buttons/invite", invite),
+        (["card"], "buttons/card", card),
+        (["help"], "buttons/help", help_text),
+    ):
+        app.add_handler(CommandHandler(commands, handler, filters=PRIVATE))
+        if key:
+            app.add_handler(MessageHandler(PRIVATE & filters.Text(labels(key)), handler))
+    app.add_handler(CallbackQueryHandler(history, pattern=r"^hist:"))
+    app.add_handler(CallbackQueryHandler(catalogue, pattern=r"^rwls$"))
+    app.add_handler(CallbackQueryHandler(reward_details, pattern=r"^rw:"))
+    app.add_handler(CallbackQueryHandler(redeem, pattern=r"^rwok:"))
+    app.add_handler(CallbackQueryHandler(cancel_code, pattern=r"^mycx:"))

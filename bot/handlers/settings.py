@@ -1,0 +1,94 @@
+"""``/settings`` (language, offers, surveys, quiet hours) and ``/forget`` (erase personal data).
+
+Every setting is one button press that writes at once: no conversation state to lose.
+"""
+
+from __future__ import annotations
+
+from telegram import ReplyKeyboardRemove, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import keyboards
+from bot.context import LOCALE_KEY, BotContext
+from core import members
+
+QUIET_PRESETS = {"none": (None, None), "22-8": (22, 8), "23-9": (23, 9), "0-10": (0, 10)}
+
+
+def _settings_markup(update: Update, context: BotContext, member) -> keyboards.InlineKeyboardMarkup:
+    def label(key: str, **values: object) -> str:
+        return context.text(update, key, **values)
+
+    on_off = {True: "off", False: "on"}
+    return keyboards.inline(
+        [
+            [(label("buttons/lang", lang="fa"), "set:lang:fa"),
+             (label("buttons/lang", lang="en"), "set:lang:en")],
+            [(label("buttons/offers", enabled=member.offers_enabled),
+              f"set:offers:{on_off[member.offers_enabled]}")],
+            [(label("buttons/surveys", enabled=member.surveys_enabled),
+              f"set:surveys:{on_off[member.surveys_enabled]}")],
+            [(label("buttons/quiet", preset=p), f"set:quiet:{p}") for p in QUIET_PRESETS],
+        ]
+    )  # fmt: skip
+
+
+async def show(update: Update, context: BotContext) -> None:
+    async with context.db() as s:
+        member = await context.member(s, update)
+    await context.say(update, "settings", _settings_markup(update, context, member), member=member)
+
+
+async def change(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    field, value = keyboards.args(query.data, "set", 2)
+    changes: dict[str, object] = {}
+    if field == "lang" and value in ("fa", "en"):
+        changes["locale"] = value
+    elif field in ("offers", "surveys") and value in ("on", "off"):
+        changes[f"{field}_enabled"] = value == "on"
+    elif field == "quiet" and value in QUIET_PRESETS:
+        changes["quiet_start"], changes["quiet_end"] = QUIET_PRESETS[value]
+    async with context.db() as s:
+        member = await context.member(s, update)
+        if changes:
+            member = await members.update_profile(s, member.id, **changes)
+    context.user_data[LOCALE_KEY] = member.locale
+    await query.answer(context.text(update, "settings_saved" if changes else "stale_button"))
+    await query.edit_message_text(
+        context.text(update, "settings", member=member),
+        reply_markup=_settings_markup(update, context, member),
+    )
+
+
+async def forget(update: Update, context: BotContext) -> None:
+    async with context.db() as s:
+        member = await context.member(s, update)
+    markup = keyboards.inline(
+        [[(context.text(update, "buttons/forget_yes"), "forget:yes"),
+          (context.text(update, "buttons/forget_no"), "forget:no")]]
+    )  # fmt: skip
+    await context.say(update, "forget/ask", markup, member=member)
+
+
+async def forget_answer(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    await query.answer()
+    if query.data != "forget:yes":
+        await query.edit_message_text(context.text(update, "forget/kept"))
+        return
+    async with context.db() as s:
+        member = await context.member(s, update)
+        await members.anonymize(s, member.id)
+    await query.edit_message_text(context.text(update, "forget/done"))
+    await context.say(update, "forget/goodbye", ReplyKeyboardRemove())
+    context.user_data.clear()
+
+
+def register(app: Application, labels) -> None:
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("settings", show, filters=private))
+    app.add_handler(MessageHandler(private & filters.Text(labels("buttons/settings")), show))
+    app.add_handler(CallbackQueryHandler(change, pattern=r"^set:"))
+    app.add_handler(CommandHandler("forget", forget, filters=private))
+    app.add_handler(CallbackQueryHandler(forget_answer, pattern=r"^forget:"))

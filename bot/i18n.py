@@ -1,0 +1,77 @@
+"""Every user-facing text, rendered from Jinja2 templates in ``locales/<lang>/<key>.j2``.
+
+Messages are autoescaped because they go out in HTML parse mode: a member named ``<b>Ali</b> & co``
+is shown as typed, and a template can still use ``<b>`` for its own emphasis. Numbers go
+through ``|num`` (Persian digits and separators in ``fa``) and dates through ``|jdate`` (the Jalali
+calendar in ``fa``), so no handler formats anything by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from core import jalali
+from core.digits import format_number
+
+LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
+LOCALES = ("fa", "en")
+SUFFIX = ".j2"
+# Button labels, command menus and text drawn into images are plain text, not HTML: not escaped.
+PLAIN_TEXT = ("buttons/", "menus/", "labels/", "image/")
+
+
+class Translator:
+    """Renders a message key in a locale; one Jinja2 environment per locale, built once."""
+
+    def __init__(self, tz: ZoneInfo, default_locale: str = "fa", root: Path = LOCALES_DIR) -> None:
+        self.tz = tz
+        self.default_locale = default_locale
+        self._envs = {locale: self._environment(root / locale, locale) for locale in LOCALES}
+
+    def _environment(self, folder: Path, locale: str) -> Environment:
+        env = Environment(
+            loader=FileSystemLoader(folder),
+            autoescape=lambda name: not (name or "").startswith(PLAIN_TEXT),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.filters["num"] = lambda n: format_number(int(n), locale)
+        env.filters["jdate"] = lambda d: jalali.format_date(d, locale, self.tz)
+        env.filters["jdatetime"] = lambda d: jalali.format_datetime(d, locale, self.tz)
+        env.globals["locale"] = locale
+        return env
+
+    def locale_for(self, preferred: str | None) -> str:
+        """A supported locale: the member's or Telegram's language if we have it, else default."""
+        if preferred:
+            short = preferred.split("-")[0].lower()
+            if short in LOCALES:
+                return short
+        return self.default_locale
+
+    def __call__(self, locale: str, key: str, **values: Any) -> str:
+        template = self._envs[self.locale_for(locale)].get_template(key + SUFFIX)
+        return template.render(**values).strip()
+
+    def all_labels(self, key: str) -> list[str]:
+        """The same key in every locale: a menu button a member may press in either language."""
+        return [self(locale, key) for locale in LOCALES]
+
+
+def template_keys(locale: str, root: Path = LOCALES_DIR) -> set[str]:
+    folder = root / locale
+    return {str(path.relative_to(folder).with_suffix("")) for path in folder.rglob("*" + SUFFIX)}
+
+
+def commands_from(text: str) -> Iterable[tuple[str, str]]:
+    """Parse a rendered command menu: one ``command - description`` per line."""
+    for line in text.splitlines():
+        command, _, description = line.partition(" - ")
+        if command.strip() and description.strip():
+            yield command.strip().lstrip("/"), description.strip()

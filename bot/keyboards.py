@@ -1,0 +1,83 @@
+"""Keyboards. Labels come from the locales; callback data is short, stable and parsed in one place.
+
+Callback data is ``<kind>:<arg>[:<arg>…]``, at most 64 bytes as Telegram requires. Every handler
+re-checks what a button names against the database, so a button from an old message can never do
+more than the same action done fresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+
+Text = Callable[[str], str]
+
+MAIN_MENU_KEYS = (
+    ("buttons/points", "buttons/rewards"),
+    ("buttons/invite", "buttons/card"),
+    ("buttons/history", "buttons/profile"),
+    ("buttons/settings", "buttons/help"),
+)
+
+
+def main_menu(text: Text) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[text(key) for key in row] for row in MAIN_MENU_KEYS], resize_keyboard=True
+    )
+
+
+def share_contact(text: Text) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(text("buttons/share_contact"), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def choices(labels: Sequence[str]) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[label] for label in labels], resize_keyboard=True, one_time_keyboard=True
+    )
+
+
+def inline(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """Rows of (label, callback data)."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def pager(text: Text, kind: str, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
+    row = []
+    if page > 0:
+        row.append((text("buttons/newer"), f"{kind}:{page - 1}"))
+    if has_next:
+        row.append((text("buttons/older"), f"{kind}:{page + 1}"))
+    return inline([row]) if row else None
+
+
+def parse(data: str | None, kind: str) -> list[str] | None:
+    """The arguments of callback data of ``kind``, or None if it is not that kind."""
+    if not data:
+        return None
+    head, _, rest = data.partition(":")
+    if head != kind:
+        return None
+    return rest.split(":") if rest else []
+
+
+def args(data: str | None, kind: str, count: int) -> list[str]:
+    """Exactly ``count`` arguments of callback data of ``kind`` (missing ones are empty)."""
+    return [*(parse(data, kind) or []), *[""] * count][:count]
+
+
+def int_arg(args: list[str] | None, index: int = 0) -> int | None:
+    if not args or len(args) <= index or not args[index].isdigit() or len(args[index]) > 18:
+        return None
+    return int(args[index])
