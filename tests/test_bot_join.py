@@ -20,6 +20,7 @@ async def test_a_newcomer_joins_with_the_contact_button(bot: BotHarness) -> None
     [ask_name] = await bot.chat.share_contact("989121234567")
     assert "Sara Ahmadi" in ask_name.text
     [ask_birthday] = await bot.chat.press("Sara Ahmadi")
+    assert "۱۳۷۰/۰۵/۱۲" in ask_birthday.text
     [welcome] = await bot.chat.send("۱۳۷۰/۰۵/۱۲")
 
     assert "عضویت شما کامل شد" in welcome.text
