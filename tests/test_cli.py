@@ -38,3 +38,20 @@ def test_rules_check_names_the_bad_key(
 def test_rules_check_prints_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "check"]) == 0
     assert '"amount_per_point": 1000' in capsys.readouterr().out
+
+
+def test_run_without_a_token_says_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("BASHGAH_BOT_TOKEN", raising=False)
+    assert main(["run"]) == 1
+    assert "BASHGAH_BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_webhook_mode_needs_a_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BASHGAH_BOT_TOKEN", "123:abc")
+    monkeypatch.delenv("BASHGAH_WEBHOOK_SECRET", raising=False)
+    assert main(["run", "--webhook-url", "https://example.org/hook"]) == 1
+    assert "secret" in capsys.readouterr().err

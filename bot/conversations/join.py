@@ -58,13 +58,10 @@ async def phone(update: Update, context: BotContext) -> int:
         if message.contact.user_id != update.effective_user.id:
             await context.say(update, "join/not_your_contact")
             return PHONE
-        raw = message.contact.phone_number
-        raw = raw if raw.startswith("+") else "+" + raw
+        number = _contact_phone(message.contact.phone_number)
     else:
-        raw = message.text or ""
-    try:
-        number = normalize_phone(raw)
-    except InvalidInput:
+        number = _typed_phone(message.text or "")
+    if number is None:
         await context.say(update, "join/bad_phone")
         return PHONE
     async with context.db() as s:
@@ -78,6 +75,18 @@ async def phone(update: Update, context: BotContext) -> int:
         update, "join/ask_name", keyboards.choices([suggestion]), suggestion=suggestion
     )
     return NAME
+
+
+def _typed_phone(text: str) -> str | None:
+    try:
+        return normalize_phone(text)
+    except InvalidInput:
+        return None
+
+
+def _contact_phone(raw: str) -> str | None:
+    """Telegram sends contacts in international form, usually without the leading ``+``."""
+    return _typed_phone(raw) or (None if raw.startswith("+") else _typed_phone("+" + raw))
 
 
 async def name(update: Update, context: BotContext) -> int:

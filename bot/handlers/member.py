@@ -160,7 +160,7 @@ async def invite(update: Update, context: BotContext) -> None:
         update.effective_chat.id,
         InputFile(qr_png(link), filename="invite.png"),
         caption=context.text(
-            update, "invite", link=link, stats=counts, rules=context.club.rules.referral
+            update, "invite", link=link, stats=counts, referral=context.club.rules.referral
         ),
     )
 

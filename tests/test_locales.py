@@ -1,0 +1,74 @@
+"""Every text exists in every language and renders: a missing key or variable fails here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.i18n import LOCALES, Translator, template_keys
+from core.referrals import ReferralStats
+from core.rules import Rules
+
+KEYS = sorted(template_keys("fa"))
+WHEN = datetime(2026, 3, 20, 21, 0, tzinfo=UTC)
+
+
+def _context(full: bool) -> dict[str, object]:
+    """One context that satisfies every template: ``full`` fills lists, else leaves them empty."""
+    member = SimpleNamespace(
+        id=1042, name="<b>Ali</b> & co", balance=12_500, tier="gold", locale="fa", city="Tabriz",
+        offers_enabled=full, surveys_enabled=not full, quiet_start=22 if full else None,
+        quiet_end=8, profile={},
+    )  # fmt: skip
+    reward = SimpleNamespace(title="Coffee & cake", description="Any size" if full else "",
+                             cost=300, stock=4 if full else None)  # fmt: skip
+    redemption = SimpleNamespace(expires_at=WHEN)
+    entry = SimpleNamespace(created_at=WHEN, delta=-300, kind="redeem")
+    rules = Rules()
+    return {
+        "member": member, "reward": reward, "rewards": [reward] if full else [],
+        "entries": [entry, SimpleNamespace(created_at=WHEN, delta=12, kind="earn")] if full else [],
+        "page": 1 if full else 0, "qualifying": 4_000, "next_tier": "platinum" if full else None,
+        "to_next": 16_000, "expiring": [(WHEN, 120)] if full else [],
+        "code": "ACDE-FGHJ", "expires_at": WHEN, "balance": 12_200, "points": 300,
+        "items": [{"code": "ACDE", "title": "Coffee", "redemption": redemption}] if full else [],
+        "item": {"code": "ACDE-FGHJ"}, "link": "https://t.me/bot?start=ref_ACDEFGHJ",
+        "stats": ReferralStats(joined=3, rewarded=1, points_earned=200), "rules": rules,
+        "referral": rules.referral, "tier": "silver", "kind": "expire", "section": "interests",
+        "option": "events", "chosen": full, "lang": "fa" if full else "en", "enabled": full,
+        "preset": "22-8" if full else "none", "suggestion": "Sara <script>",
+        "referrer": "Reza & Co" if full else None, "bonus": 50 if full else 0,
+        "tier_label": "Gold", "profile": {"contact": "sms", "interests": ["events", "gifts"]},
+        "reason": "too_large" if full else "other", "needed": 300, "reference": "INV-1",
+    }  # fmt: skip
+
+
+def test_every_locale_has_the_same_keys() -> None:
+    fa = template_keys("fa")
+    for locale in LOCALES:
+        assert template_keys(locale) == fa, locale
+
+
+@pytest.mark.parametrize("full", [True, False])
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("key", KEYS)
+def test_every_template_renders(key: str, locale: str, full: bool) -> None:
+    text = Translator(ZoneInfo("Asia/Tehran"))(locale, key, **_context(full))
+    assert text.strip()
+    assert "<b>Ali</b>" not in text  # user values are escaped (or absent), never raw HTML
+    assert "<script>" not in text
+
+
+def test_persian_output_uses_persian_digits_and_jalali_dates() -> None:
+    text = Translator(ZoneInfo("Asia/Tehran"))("fa", "points", **_context(True))
+    assert "۱۲٬۵۰۰" in text
+    assert "۱ فروردین ۱۴۰۵" in text  # 2026-03-20 21:00 UTC is Nowruz in Tehran
+    assert not any(ch.isdigit() and ch.isascii() for ch in text)
+
+
+def test_a_name_with_html_is_shown_as_typed() -> None:
+    text = Translator(ZoneInfo("Asia/Tehran"))("en", "points", **_context(True))
+    assert "&lt;b&gt;Ali&lt;/b&gt; &amp; co" in text
