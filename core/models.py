@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -247,6 +248,8 @@ class Reward(Base):
     stock: Mapped[int | None]  # None: unlimited
     min_tier: Mapped[str | None] = mapped_column(String(32))
     allocation: Mapped[str] = mapped_column(String(16), default="first_come")
+    weighted_draw: Mapped[bool] = mapped_column(Boolean, default=False)  # lottery: tickets by tier
+    spend_window_days: Mapped[int | None] = mapped_column(Integer)  # top_spenders: the window
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
@@ -264,7 +267,8 @@ class Redemption(Base):
     request_key: Mapped[str] = mapped_column(String(128), unique=True)
     points: Mapped[int]
     status: Mapped[RedemptionStatus] = mapped_column(String(16), default=RedemptionStatus.RESERVED)
-    entry_id: Mapped[int] = mapped_column(Id, ForeignKey("ledger_entries.id"))
+    # The debit that paid for it; None for a reward won in a draw or given to top spenders.
+    entry_id: Mapped[int | None] = mapped_column(Id, ForeignKey("ledger_entries.id"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
@@ -282,3 +286,48 @@ class Referral(Base):
     created_at: Mapped[datetime]
     rewarded_at: Mapped[datetime | None]
     purchase_id: Mapped[int | None] = mapped_column(Id, ForeignKey("purchases.id"))
+
+
+class AuditEntry(Base):
+    """Every staff action: who, what, when, on which member, and the state before and after."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_member_created", "member_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    actor_id: Mapped[int]  # the staff member's telegram id
+    actor_name: Mapped[str | None] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[int | None] = mapped_column(Id, ForeignKey("members.id"))
+    before: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LotteryEntry(Base):
+    """A member's ticket for a reward allocated by lottery; one per member and reward."""
+
+    __tablename__ = "lottery_entries"
+    __table_args__ = (UniqueConstraint("reward_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    reward_id: Mapped[int] = mapped_column(Id, ForeignKey("rewards.id"), index=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Draw(Base):
+    """An allocation run, with everything needed to re-run it and get the same winners."""
+
+    __tablename__ = "draws"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    reward_id: Mapped[int] = mapped_column(Id, ForeignKey("rewards.id"), unique=True)
+    policy: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[str] = mapped_column(String(64))
+    entrants: Mapped[dict[str, Any]] = mapped_column(
+        default=dict
+    )  # {"ids": [...], "weights": [...]}
+    winners: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"ids": [...]}
+    actor_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

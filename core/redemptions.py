@@ -193,7 +193,8 @@ async def _close(
     session: AsyncSession, redemption: Redemption, status: RedemptionStatus, now: datetime
 ) -> None:
     """Cancel or expire: give the points back to their lots and the item back to the shelf."""
-    await ledger.refund(session, redemption.entry_id, reason=status.value, now=now)
+    if redemption.entry_id is not None:  # a prize won in a draw cost nothing to give back
+        await ledger.refund(session, redemption.entry_id, reason=status.value, now=now)
     await session.execute(
         update(Reward)
         .where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))

@@ -76,6 +76,7 @@ class RedemptionRules(_Strict):
 
 class AdjustRules(_Strict):
     max_points: Positive = 1_000_000
+    staff_limit: Positive = 1_000  # above this, only the staff group's administrators may adjust
 
 
 class RewardSeed(_Strict):
