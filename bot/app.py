@@ -13,6 +13,7 @@ from typing import Any
 from telegram import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     Update,
 )
 from telegram.constants import ParseMode
@@ -29,7 +30,7 @@ from telegram.request import BaseRequest
 
 from bot.context import CLUB_KEY, TRANSLATOR_KEY, BotContext
 from bot.conversations import join, profile
-from bot.handlers import errors, member
+from bot.handlers import errors, member, staff_info, staff_points
 from bot.handlers import settings as member_settings
 from bot.i18n import LOCALES, Translator, commands_from
 from core.club import Club
@@ -65,6 +66,8 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
 
 def _register(app: Application, translator: Translator) -> None:
     labels = translator.all_labels
+    for staff_module in (staff_points, staff_info):
+        staff_module.register(app)
     app.add_handler(join.handler())
     profile.register(app, labels)
     member.register(app, labels)
@@ -90,6 +93,11 @@ async def _open(app: Application) -> None:
         _commands(translator(settings.locale, "menus/member")),
         scope=BotCommandScopeAllPrivateChats(),
     )
+    if settings.staff_chat_id is not None:
+        await app.bot.set_my_commands(
+            _commands(translator(settings.locale, "menus/staff")),
+            scope=BotCommandScopeChat(settings.staff_chat_id),
+        )
 
 
 def _commands(text: str) -> list[BotCommand]:

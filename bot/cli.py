@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.app import build_application, run_polling, running
-from bot.shell import DEFAULT_STAFF_CHAT, Driver, interactive_lines, play
+from bot.shell import DEFAULT_STAFF_CHAT, STAFF, Driver, interactive_lines, play
 from bot.standin import BotApiStandin
 from bot.webhook import run_webhook
 from core.config import Settings
@@ -94,8 +94,9 @@ def _script_lines(path: Path) -> list[str]:
 
 async def _shell(settings: Settings, lines: Iterable[str] | None) -> None:
     standin = BotApiStandin()
-    settings = settings.model_copy(update={"bot_token": None})
     staff_chat = settings.staff_chat_id or DEFAULT_STAFF_CHAT
+    settings = settings.model_copy(update={"bot_token": None, "staff_chat_id": staff_chat})
+    standin.chat_member_status[(staff_chat, STAFF["id"])] = "administrator"
     app = build_application(settings, request=standin)
     async with running(app):
         driver = Driver.for_member(app, standin)

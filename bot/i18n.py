@@ -22,7 +22,7 @@ LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
 LOCALES = ("fa", "en")
 SUFFIX = ".j2"
 # Button labels, command menus and text drawn into images are plain text, not HTML: not escaped.
-PLAIN_TEXT = ("buttons/", "menus/", "labels/", "image/")
+PLAIN_TEXT = ("buttons/", "menus/", "labels/", "image/", "usage/")
 
 
 class Translator:
@@ -44,6 +44,8 @@ class Translator:
         env.filters["num"] = lambda n: format_number(int(n), locale)
         env.filters["jdate"] = lambda d: jalali.format_date(d, locale, self.tz)
         env.filters["jdatetime"] = lambda d: jalali.format_datetime(d, locale, self.tz)
+        env.filters["tier"] = lambda key: self(locale, "labels/tier", tier=key)
+        env.filters["entry_kind"] = lambda key: self(locale, "labels/entry_kind", kind=key)
         env.globals["locale"] = locale
         return env
 

@@ -43,7 +43,8 @@ class Driver:
     app: Application
     standin: BotApiStandin
     speaker: Speaker
-    _ids: Iterable[int] = field(default_factory=lambda: itertools.count(1))
+    # Message ids are unique per chat in Telegram; a new shell session must not reuse old ones.
+    _ids: Iterable[int] = field(default_factory=lambda: itertools.count(time.time_ns() // 10**6))
 
     @classmethod
     def for_member(cls, app: Application, standin: BotApiStandin) -> Driver:

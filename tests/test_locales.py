@@ -43,6 +43,17 @@ def _context(full: bool) -> dict[str, object]:
         "referrer": "Reza & Co" if full else None, "bonus": 50 if full else 0,
         "tier_label": "Gold", "profile": {"contact": "sms", "interests": ["events", "gifts"]},
         "reason": "too_large" if full else "other", "needed": 300, "reference": "INV-1",
+        "result": SimpleNamespace(
+            purchase=SimpleNamespace(amount=250_000, reference="INV-<1>"), points=250,
+            balance=1_250, tier_before="bronze", tier_after="silver" if full else "bronze",
+            referrer_reward=SimpleNamespace(points=200) if full else None,
+            reversed=80, unrecovered=420 if full else 0,
+        ),
+        "limit": 1_000, "delta": 300 if full else -300, "command": "purchase",
+        "usage": "/purchase <member> <amount>",
+        "actions": [SimpleNamespace(created_at=WHEN, actor_name="Reza", actor_id=7,
+                                    action="award", member_id=1042, after={"points": 300})]
+        if full else [],
     }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application
 
 from bot.context import BotContext
+from bot.handlers.staff_args import UsageError
 from core.errors import BashgahError
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, BadRequest) and "message is not modified" in str(error).lower():
         return  # the same button pressed twice: the message already says this
     if isinstance(error, BashgahError):
-        key, values = f"errors/{error.code}", error.details
+        key, values = f"errors/{error.code}", dict(error.details)
+        if isinstance(error, UsageError):
+            values["usage"] = context.text(update, f"usage/{error.details['command']}")
     else:
         log.error("unhandled error in update %s", update.update_id, exc_info=error)
         key, values = "errors/unexpected", {}
