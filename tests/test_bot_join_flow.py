@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.standin import ApiCall
 from core import members
@@ -240,3 +240,15 @@ async def test_start_twice_in_a_row_asks_for_the_phone_once_more(bot: BotHarness
     welcome = await _join(bot)
     assert WELCOME in welcome.text
     assert len(await _members(bot)) == 1
+
+
+async def test_a_phone_taken_meanwhile_lets_the_newcomer_carry_on(bot: BotHarness) -> None:
+    await bot.chat.send("/start")
+    await bot.chat.send("09121234567")
+    await bot.chat.press("Sara Ahmadi")
+    await _referrer(bot, phone="+989121234567")  # the number is registered in the meantime
+    [taken] = await bot.chat.press(SKIP)
+    assert "این شماره قبلاً در باشگاه ثبت شده است" in taken.text
+
+    [next_reply] = await bot.chat.press(SKIP)  # today: KeyError on the popped draft
+    assert "خطایی رخ داد" not in next_reply.text

@@ -18,7 +18,7 @@ from telegram.ext import (
 from bot import keyboards
 from bot.context import BotContext
 from core import jalali, members, referrals
-from core.errors import InvalidInput
+from core.errors import InvalidInput, PhoneTaken, RegistrationClosed
 from core.members import clean_name
 from core.models import MemberStatus, utcnow
 from core.phones import normalize_phone
@@ -109,21 +109,30 @@ async def birthday(update: Update, context: BotContext) -> int:
         except InvalidInput:
             await context.say(update, "join/bad_birthday")
             return BIRTHDAY
-    draft = context.user_data.pop(_DRAFT)
+    draft = context.user_data.get(_DRAFT, {})
     user = update.effective_user
-    async with context.db() as s:
-        result = await members.join(
-            s,
-            context.club.rules,
-            telegram_id=user.id,
-            name=draft["name"],
-            phone=draft["phone"],
-            birthday=born,
-            locale=context.locale(update),
-            username=user.username,
-            referral_code=draft["code"],
-        )
-        member = result.member
+    try:
+        async with context.db() as s:
+            result = await members.join(
+                s,
+                context.club.rules,
+                telegram_id=user.id,
+                name=draft["name"],
+                phone=draft["phone"],
+                birthday=born,
+                locale=context.locale(update),
+                username=user.username,
+                referral_code=draft["code"],
+            )
+            member = result.member
+    except PhoneTaken:  # someone registered the number while this member was typing
+        await context.say(update, "join/phone_taken")
+        return PHONE
+    except RegistrationClosed:  # the inviter left the club meanwhile
+        context.user_data.pop(_DRAFT, None)
+        await context.say(update, "join/closed", ReplyKeyboardRemove())
+        return ConversationHandler.END
+    context.user_data.pop(_DRAFT, None)
     context.remember_locale(member)
     await context.say(
         update,

@@ -12,6 +12,7 @@ import warnings
 from telegram import Update
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -32,6 +33,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 MULTI = {"interests"}
 CITY = 0
+CITY_GROUP = -1  # before the regular handlers, so a typed city is not also answered as chat
 MAX_CITY = 64
 
 
@@ -126,10 +128,11 @@ async def ask_city(update: Update, context: BotContext) -> int:
 
 
 async def city(update: Update, context: BotContext) -> int:
+    """The typed city. The step runs before the other handlers and stops them: it was an answer."""
     text = " ".join((update.effective_message.text or "").split())
     if not text or len(text) > MAX_CITY:
         await context.say(update, "profile/bad_city")
-        return CITY
+        raise ApplicationHandlerStop(CITY)
     async with context.db() as s:
         member = await context.member(s, update)
         member = await members.update_profile(s, member.id, city=text)
@@ -140,11 +143,11 @@ async def city(update: Update, context: BotContext) -> int:
         member=member,
         profile=member.profile,
     )
-    return ConversationHandler.END
+    raise ApplicationHandlerStop(ConversationHandler.END)
 
 
-async def cancel(update: Update, context: BotContext) -> int:
-    await context.say(update, "profile/cancelled")
+async def leave(update: Update, context: BotContext) -> int:
+    """A command or a menu button at the city step: the member moved on; let it be handled."""
     return ConversationHandler.END
 
 
@@ -155,15 +158,19 @@ def register(app: Application, labels) -> None:
     app.add_handler(CallbackQueryHandler(show, pattern=r"^prof:menu$"))
     app.add_handler(CallbackQueryHandler(section, pattern=r"^prof:sec:"))
     app.add_handler(CallbackQueryHandler(choose, pattern=r"^prof:set:"))
+    # A command or a menu button at the city step means the member moved on: leave the step.
+    menu = [label for row in keyboards.MAIN_MENU_KEYS for key in row for label in labels(key)]
+    leaves = filters.COMMAND | filters.Text(menu)
     with warnings.catch_warnings():
         # The city step is keyed per user, not per message, on purpose: PTB warns about that.
         warnings.simplefilter("ignore", PTBUserWarning)
         app.add_handler(
             ConversationHandler(
                 entry_points=[CallbackQueryHandler(ask_city, pattern=r"^prof:city$")],
-                states={CITY: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, city)]},
-                fallbacks=[CommandHandler("cancel", cancel, filters=private)],
+                states={CITY: [MessageHandler(private & filters.TEXT & ~leaves, city)]},
+                fallbacks=[MessageHandler(private & leaves, leave)],
                 conversation_timeout=15 * 60,
                 name="profile_city",
-            )
+            ),
+            group=CITY_GROUP,
         )

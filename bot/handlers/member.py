@@ -17,6 +17,7 @@ from bot.images import member_card_png, qr_png
 from core import ledger, redemptions, referrals, rewards, tiers
 from core.codes import format_redemption_code
 from core.digits import format_number
+from core.errors import RewardUnavailable
 from core.models import Member, utcnow
 
 HISTORY_PAGE = 10
@@ -74,6 +75,9 @@ async def reward_details(update: Update, context: BotContext) -> None:
     async with context.db() as s:
         member = await context.member(s, update)
         reward = await rewards.get(s, reward_id or 0)
+        offered = rewards.is_open(reward, utcnow())
+        if not offered or not rewards.tier_allows(context.club.rules, reward, member.tier):
+            raise RewardUnavailable(reward_id=reward.id)
     markup = keyboards.inline(
         [
             [
