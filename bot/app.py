@@ -30,9 +30,17 @@ from telegram.request import BaseRequest
 
 from bot.context import CLUB_KEY, TRANSLATOR_KEY, BotContext
 from bot.conversations import join, profile
-from bot.handlers import errors, member, staff_info, staff_points
+from bot.handlers import (
+    errors,
+    member,
+    staff_info,
+    staff_members,
+    staff_points,
+    staff_rewards,
+)
 from bot.handlers import settings as member_settings
 from bot.i18n import LOCALES, Translator, commands_from
+from bot.notifications import draws
 from core.club import Club
 from core.config import Settings
 
@@ -66,7 +74,7 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
 
 def _register(app: Application, translator: Translator) -> None:
     labels = translator.all_labels
-    for staff_module in (staff_points, staff_info):
+    for staff_module in (staff_points, staff_rewards, staff_members, staff_info):
         staff_module.register(app)
     app.add_handler(join.handler())
     profile.register(app, labels)
@@ -82,6 +90,11 @@ async def _open(app: Application) -> None:
     """Open the club (migrations, rules, catalogue) and publish the command menus."""
     settings: Settings = app.bot_data["settings"]
     app.bot_data[CLUB_KEY] = await Club.open(settings)
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            draws.draw_due_lotteries, interval=draws.SWEEP_SECONDS, first=draws.SWEEP_SECONDS,
+            name="draw_due_lotteries",
+        )  # fmt: skip
     translator: Translator = app.bot_data[TRANSLATOR_KEY]
     for locale in LOCALES:
         await app.bot.set_my_commands(

@@ -46,6 +46,7 @@ class Translator:
         env.filters["jdatetime"] = lambda d: jalali.format_datetime(d, locale, self.tz)
         env.filters["tier"] = lambda key: self(locale, "labels/tier", tier=key)
         env.filters["entry_kind"] = lambda key: self(locale, "labels/entry_kind", kind=key)
+        env.filters["allocation"] = lambda key: self(locale, "labels/allocation", allocation=key)
         env.globals["locale"] = locale
         return env
 

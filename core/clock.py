@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from core.models import utcnow
 
-__all__ = ["after_days", "utcnow"]
+__all__ = ["after_days", "end_of_local_day", "utcnow"]
 
 
 def after_days(moment: datetime, days: int) -> datetime:
     """``moment`` plus whole days; expiry "365 days after" means exactly that many 24-hour days."""
     return moment.astimezone(UTC) + timedelta(days=days)
+
+
+def end_of_local_day(day: date, tz: ZoneInfo) -> datetime:
+    """ "Until 1405/01/15" means through that whole day in the club: up to the next midnight."""
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=tz)

@@ -115,3 +115,9 @@ class CodeCancelled(BashgahError):
 
 class AlreadyConfirmed(BashgahError):
     code = "already_confirmed"
+
+
+class AlreadyDrawn(BashgahError):
+    """The reward's prizes were already allocated; a reward is drawn once."""
+
+    code = "already_drawn"

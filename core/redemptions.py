@@ -27,7 +27,7 @@ from core.errors import (
     RewardUnavailable,
 )
 from core.models import EntryKind, MemberStatus, Redemption, RedemptionStatus, Reward, utcnow
-from core.rules import Rules
+from core.rules import Allocation, Rules
 
 CODE_LENGTH = 8
 CODE_ATTEMPTS = 5
@@ -53,6 +53,8 @@ async def redeem(
     reward = await rewards.get(session, reward_id)
     if not rewards.is_open(reward, now) or not rewards.tier_allows(rules, reward, member.tier):
         raise RewardUnavailable(reward_id=reward_id)
+    if reward.allocation != Allocation.FIRST_COME:  # a lottery or top-spender prize is drawn
+        raise RewardUnavailable(reward_id=reward_id, allocation=reward.allocation)
     try:
         async with session.begin_nested():
             taken = await session.execute(
@@ -193,14 +195,16 @@ async def _close(
     session: AsyncSession, redemption: Redemption, status: RedemptionStatus, now: datetime
 ) -> None:
     """Cancel or expire: give the points back to their lots and the item back to the shelf."""
-    if redemption.entry_id is not None:  # a prize won in a draw cost nothing to give back
-        await ledger.refund(session, redemption.entry_id, reason=status.value, now=now)
+    redemption.status = status
+    redemption.closed_at = now
+    if redemption.entry_id is None:  # a prize from a draw: no points to give back, no shelf
+        await session.flush()
+        return
+    await ledger.refund(session, redemption.entry_id, reason=status.value, now=now)
     await session.execute(
         update(Reward)
         .where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
         .values(stock=Reward.stock + 1)
         .execution_options(synchronize_session=False)
     )
-    redemption.status = status
-    redemption.closed_at = now
     await session.flush()

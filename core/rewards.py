@@ -39,6 +39,12 @@ def _check_fields(rules: Rules, fields: dict[str, Any]) -> dict[str, Any]:
             fields["allocation"] = Allocation(fields["allocation"]).value
         except ValueError:
             raise InvalidInput("unknown_allocation", str(fields["allocation"])) from None
+        if fields["allocation"] != Allocation.FIRST_COME and fields.get("stock") is None:
+            raise InvalidInput("limited_needs_stock", "")  # how many prizes is the whole point
+    if fields.get("spend_window_days") is not None and not _whole_in(
+        fields["spend_window_days"], 1, 3650
+    ):
+        raise InvalidInput("bad_window", str(fields["spend_window_days"]))
     return fields
 
 
@@ -62,7 +68,9 @@ async def get(session: AsyncSession, reward_id: int) -> Reward:
 
 async def update(session: AsyncSession, rules: Rules, reward_id: int, **fields: Any) -> Reward:
     reward = await get(session, reward_id)
-    for key, value in _check_fields(rules, fields).items():
+    # Checked as the reward will stand, so a lottery cannot lose its number of prizes by an edit.
+    merged = {"allocation": reward.allocation, "stock": reward.stock, **fields}
+    for key, value in _check_fields(rules, merged).items():
         setattr(reward, key, value)
     await session.flush()
     return reward

@@ -90,6 +90,12 @@ class RewardSeed(_Strict):
     min_tier: str | None = None
     allocation: Allocation = Allocation.FIRST_COME
 
+    @model_validator(mode="after")
+    def _limited_has_prizes(self) -> RewardSeed:
+        if self.allocation is not Allocation.FIRST_COME and self.stock is None:
+            raise ValueError(f"rewards: {self.key}: a {self.allocation} reward needs a stock")
+        return self
+
 
 def _default_tiers() -> tuple[Tier, ...]:
     return (

@@ -19,13 +19,18 @@ WHEN = datetime(2026, 3, 20, 21, 0, tzinfo=UTC)
 def _context(full: bool) -> dict[str, object]:
     """One context that satisfies every template: ``full`` fills lists, else leaves them empty."""
     member = SimpleNamespace(
+        phone="+989121234567", username="ali_co", joined_at=WHEN, birthday=None,
+        status="active" if full else "blocked",
         id=1042, name="<b>Ali</b> & co", balance=12_500, tier="gold", locale="fa", city="Tabriz",
         offers_enabled=full, surveys_enabled=not full, quiet_start=22 if full else None,
         quiet_end=8, profile={},
     )  # fmt: skip
-    reward = SimpleNamespace(title="Coffee & cake", description="Any size" if full else "",
-                             cost=300, stock=4 if full else None)  # fmt: skip
+    reward = SimpleNamespace(id=7, title="Coffee & cake", description="Any size" if full else "",
+                             cost=300, stock=4 if full else None, active=full,
+                             allocation="lottery" if full else "first_come",
+                             ends_at=WHEN if full else None)  # fmt: skip
     redemption = SimpleNamespace(expires_at=WHEN)
+    redemption_code = SimpleNamespace(code="ACDEFGHJ", expires_at=WHEN)
     entry = SimpleNamespace(created_at=WHEN, delta=-300, kind="redeem")
     rules = Rules()
     return {
@@ -48,6 +53,24 @@ def _context(full: bool) -> dict[str, object]:
             balance=1_250, tier_before="bronze", tier_after="silver" if full else "bronze",
             referrer_reward=SimpleNamespace(points=200) if full else None,
             reversed=80, unrecovered=420 if full else 0,
+        ),
+        "counts": {7: 3}, "entered": full, "allocation": "top_spenders",
+        "winners": [member] if full else [],
+        "draw": SimpleNamespace(policy="lottery", seed="ab12", entrants={"ids": [1, 2, 3]}),
+        "summary": SimpleNamespace(
+            qualifying_points=4_000, next_tier=SimpleNamespace(key="gold") if full else None,
+            points_to_next_tier=1_000,
+            recent_purchases=[SimpleNamespace(created_at=WHEN, amount=250_000, points=250,
+                                              reference="R<1>", status="refunded")] if full else [],
+            open_redemptions=[redemption_code] if full else [],
+            referrals=ReferralStats(joined=2, rewarded=1, points_earned=200),
+        ),
+        "export_kind": "members", "rows": 12, "number": 1042,
+        "club": SimpleNamespace(
+            members_total=120, new_members_7d=4, new_members_30d=19, points_issued=90_000,
+            points_redeemed=30_000, redemption_rate=1 / 3, points_expired=1_000,
+            points_reversed=500, points_deducted=20, points_outstanding=58_480,
+            top_rewards=[SimpleNamespace(title="Cake & tea", redemptions=9)] if full else [],
         ),
         "limit": 1_000, "delta": 300 if full else -300, "command": "purchase",
         "usage": "/purchase <member> <amount>",

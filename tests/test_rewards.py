@@ -44,11 +44,11 @@ async def test_create_stores_a_cleaned_reward(session: AsyncSession, rules: Rule
         cost=250,
         stock=None,
         min_tier="silver",
-        allocation="lottery",
+        allocation="first_come",
     )
     row = await stored(session, reward.id)
     assert (row.title, row.cost, row.stock, row.min_tier) == ("Free coffee", 250, None, "silver")
-    assert (row.allocation, row.active, row.key) == ("lottery", True, None)
+    assert (row.allocation, row.active, row.key) == ("first_come", True, None)
     assert await rewards.get(session, reward.id) is reward
 
 
@@ -287,7 +287,7 @@ async def test_sync_catalogue_creates_by_key_then_updates(session: AsyncSession)
     second = seeded(
         RewardSeed(key="coffee", title="Coffee of the day", cost=120, description="any size"),
         RewardSeed(key="mug", title="Mug", cost=900, stock=20, min_tier="gold"),
-        RewardSeed(key="cake", title="Cake", cost=300, allocation="lottery"),
+        RewardSeed(key="cake", title="Cake", cost=300, stock=3, allocation="lottery"),
     )
     assert await rewards.sync_catalogue(session, second) == 1
     assert await reward_count(session) == 3

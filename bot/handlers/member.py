@@ -14,11 +14,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot import keyboards
 from bot.context import BotContext
 from bot.images import member_card_png, qr_png
-from core import ledger, redemptions, referrals, rewards, tiers
+from core import allocation, ledger, redemptions, referrals, rewards, tiers
 from core.codes import format_redemption_code
 from core.digits import format_number
 from core.errors import RewardUnavailable
 from core.models import Member, utcnow
+from core.rules import Allocation
 
 HISTORY_PAGE = 10
 EXPIRY_HORIZON = timedelta(days=30)
@@ -78,17 +79,25 @@ async def reward_details(update: Update, context: BotContext) -> None:
         offered = rewards.is_open(reward, utcnow())
         if not offered or not rewards.tier_allows(context.club.rules, reward, member.tier):
             raise RewardUnavailable(reward_id=reward.id)
-    markup = keyboards.inline(
-        [
-            [
-                (context.text(update, "buttons/confirm_redeem"), f"rwok:{reward.id}"),
-                (context.text(update, "buttons/back"), "rwls"),
-            ]
-        ]
-    )
-    await _show(
-        update, context, context.text(update, "reward", reward=reward, member=member), markup
-    )
+        entered = await allocation.has_entered(s, member.id, reward.id)
+    policy = Allocation(reward.allocation)
+    action = []  # top spenders are chosen, not asked
+    if policy is Allocation.FIRST_COME:
+        action = [(context.text(update, "buttons/confirm_redeem"), f"rwok:{reward.id}")]
+    elif policy is Allocation.LOTTERY and not entered:
+        action = [(context.text(update, "buttons/enter_lottery"), f"lot:{reward.id}")]
+    markup = keyboards.inline([[*action, (context.text(update, "buttons/back"), "rwls")]])
+    text = context.text(update, "reward", reward=reward, member=member, entered=entered)
+    await _show(update, context, text, markup)
+
+
+async def enter_lottery(update: Update, context: BotContext) -> None:
+    reward_id = keyboards.int_arg(keyboards.parse(_data(update), "lot"))
+    async with context.db() as s:
+        member = await context.member(s, update)
+        await allocation.enter_lottery(s, context.club.rules, member.id, reward_id or 0)
+        reward = await rewards.get(s, reward_id or 0)
+    await _show(update, context, context.text(update, "lottery_entered", reward=reward), None)
 
 
 async def redeem(update: Update, context: BotContext) -> None:
@@ -240,4 +249,5 @@ def register(app: Application, labels) -> None:
     app.add_handler(CallbackQueryHandler(catalogue, pattern=r"^rwls$"))
     app.add_handler(CallbackQueryHandler(reward_details, pattern=r"^rw:"))
     app.add_handler(CallbackQueryHandler(redeem, pattern=r"^rwok:"))
+    app.add_handler(CallbackQueryHandler(enter_lottery, pattern=r"^lot:"))
     app.add_handler(CallbackQueryHandler(cancel_code, pattern=r"^mycx:"))

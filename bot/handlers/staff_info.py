@@ -1,15 +1,78 @@
-"""Staff commands that read: the audit log (and, with the reports, a member's file)."""
+"""Staff commands that read: a member's file, the club's numbers with a chart, exports, the audit
+log. None of them changes anything; exports carry personal data, so they are for administrators.
+"""
 
 from __future__ import annotations
 
-from telegram import Update
+import tempfile
+
+from telegram import InputFile, Update
 from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
 from bot.handlers.staff_access import staff_only
-from core import audit, members
+from bot.handlers.staff_args import UsageError, shape
+from bot.images import bar_chart_png
+from core import audit, exports, members, reports
+from core.digits import format_number
+from core.models import utcnow
 
 AUDIT_LINES = 15
+EXPORTS = ("members", "ledger", "purchases")
+TIER_COLOURS = {"bronze": "#b0703a", "silver": "#8a97a6", "gold": "#c9a227", "platinum": "#4b6c8f"}
+
+
+@staff_only()
+async def member_file(update: Update, context: BotContext) -> None:
+    """/member <query>"""
+    query = " ".join(shape("member", context.args, 1))
+    async with context.db() as s:
+        member = await members.find(s, query)
+        summary = await reports.member_summary(s, context.club.rules, member.id, utcnow())
+    await context.say(update, "staff/member", summary=summary, member=summary.member)
+
+
+@staff_only()
+async def stats(update: Update, context: BotContext) -> None:
+    """/stats: the club at a glance, and members by tier as a chart."""
+    async with context.db() as s:
+        numbers = await reports.club_stats(s, context.club.rules, utcnow())
+    locale = context.locale(update)
+    tiers = list(numbers.members_by_tier)
+    chart = bar_chart_png(
+        title=context.text(update, "image/members_by_tier"),
+        labels=[context.text(update, "labels/tier", tier=t) for t in tiers],
+        values=[numbers.members_by_tier[t] for t in tiers],
+        value_labels=[format_number(numbers.members_by_tier[t], locale) for t in tiers],
+        colors=[TIER_COLOURS.get(t, "#6b7280") for t in tiers],
+        tick_format=lambda n: format_number(n, locale),
+    )
+    await context.bot.send_photo(
+        update.effective_chat.id,
+        InputFile(chart, filename="stats.png"),
+        caption=context.text(update, "staff/stats", club=numbers),
+    )
+
+
+@staff_only(admin=True)
+async def export(update: Update, context: BotContext) -> None:
+    """/export members|ledger|purchases: a CSV that Excel opens with Persian intact."""
+    [kind] = shape("export", context.args, 1, 1)
+    if kind not in EXPORTS:
+        raise UsageError("export")
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
+        async with context.db() as s:
+            count = await exports.write_csv(s, kind, out)
+            await audit.record(
+                s, action="export", after={"kind": kind, "rows": count},
+                actor_id=update.effective_user.id, actor_name=update.effective_user.full_name,
+            )  # fmt: skip
+        out.seek(0)
+        await context.bot.send_document(
+            update.effective_chat.id,
+            InputFile(out.read(), filename=f"bashgah-{kind}.csv"),
+            caption=context.text(update, "staff/exported", export_kind=kind, rows=count),
+        )
 
 
 @staff_only()
@@ -22,4 +85,10 @@ async def audit_log(update: Update, context: BotContext) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(CommandHandler("audit", audit_log))
+    for name, handler in (
+        ("member", member_file),
+        ("stats", stats),
+        ("export", export),
+        ("audit", audit_log),
+    ):
+        app.add_handler(CommandHandler(name, handler))

@@ -1,0 +1,185 @@
+"""``/reward_add``: a new reward in seven short answers, for the staff group's administrators.
+
+In a group the bot only sees replies to its own messages (privacy mode), so every question comes
+with ``ForceReply``. Nothing is written until the last answer; ``/cancel`` leaves at any step.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from telegram import ForceReply, Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot import keyboards
+from bot.context import BotContext
+from bot.handlers.staff_access import staff_only
+from bot.handlers.staff_args import positive
+from core import audit, jalali, rewards
+from core.clock import end_of_local_day
+from core.errors import InvalidInput
+from core.rewards import MAX_COST, MAX_STOCK
+from core.rules import Allocation
+
+TITLE, DESCRIPTION, COST, STOCK, TIER, ALLOCATION, ENDS = range(7)
+_DRAFT = "reward_draft"
+TIMEOUT_SECONDS = 15 * 60
+
+
+async def _ask(update: Update, context: BotContext, key: str, markup=None) -> None:
+    await context.say(update, key, markup or ForceReply(selective=True))
+
+
+def _text(update: Update) -> str:
+    return " ".join((update.effective_message.text or "").split())
+
+
+@staff_only(admin=True)
+async def start(update: Update, context: BotContext) -> int:
+    context.user_data[_DRAFT] = {}
+    await _ask(update, context, "reward_add/title")
+    return TITLE
+
+
+async def title(update: Update, context: BotContext) -> int:
+    text = _text(update)
+    if not 0 < len(text) <= 120:
+        await _ask(update, context, "reward_add/bad_title")
+        return TITLE
+    context.user_data[_DRAFT]["title"] = text
+    await _ask(update, context, "reward_add/description")
+    return DESCRIPTION
+
+
+async def description(update: Update, context: BotContext) -> int:
+    text = (update.effective_message.text or "").strip()
+    context.user_data[_DRAFT]["description"] = "" if text in ("-", "\u2014") else text[:1000]
+    await _ask(update, context, "reward_add/cost")
+    return COST
+
+
+async def cost(update: Update, context: BotContext) -> int:
+    try:
+        value = positive(_text(update), MAX_COST)
+    except InvalidInput:
+        await _ask(update, context, "reward_add/bad_number")
+        return COST
+    context.user_data[_DRAFT]["cost"] = value
+    await _ask(update, context, "reward_add/stock")
+    return STOCK
+
+
+async def stock(update: Update, context: BotContext) -> int:
+    text = _text(update)
+    if text in ("-", "\u2014"):
+        value = None
+    else:
+        try:
+            value = positive(text, MAX_STOCK)
+        except InvalidInput:
+            await _ask(update, context, "reward_add/bad_number")
+            return STOCK
+    context.user_data[_DRAFT]["stock"] = value
+    tiers = [(context.text(update, "buttons/any_tier"), "radd:tier:-")] + [
+        (context.text(update, "labels/tier", tier=key), f"radd:tier:{key}")
+        for key in context.club.rules.tier_keys
+    ]
+    await _ask(update, context, "reward_add/tier", keyboards.inline([[b] for b in tiers]))
+    return TIER
+
+
+async def tier(update: Update, context: BotContext) -> int:
+    query = update.callback_query
+    _, key = keyboards.args(query.data, "radd", 2)
+    if key != "-" and key not in context.club.rules.tier_keys:
+        await query.answer(context.text(update, "stale_button"))
+        return TIER
+    await query.answer()
+    context.user_data[_DRAFT]["min_tier"] = None if key == "-" else key
+    buttons = [
+        [(context.text(update, "labels/allocation", allocation=a.value), f"radd:alloc:{a.value}")]
+        for a in Allocation
+    ]
+    await query.edit_message_text(
+        context.text(update, "reward_add/allocation"), reply_markup=keyboards.inline(buttons)
+    )
+    return ALLOCATION
+
+
+async def allocation(update: Update, context: BotContext) -> int:
+    query = update.callback_query
+    _, value = keyboards.args(query.data, "radd", 2)
+    if value not in {a.value for a in Allocation}:
+        await query.answer(context.text(update, "stale_button"))
+        return ALLOCATION
+    await query.answer()
+    context.user_data[_DRAFT]["allocation"] = value
+    await query.edit_message_text(
+        context.text(update, "reward_add/allocation_chosen", allocation=value)
+    )
+    await _ask(update, context, "reward_add/ends")
+    return ENDS
+
+
+async def ends(update: Update, context: BotContext) -> int:
+    text = _text(update)
+    draft = context.user_data[_DRAFT]
+    if text in ("-", "\u2014"):
+        draft["ends_at"] = None
+    else:
+        try:
+            day = jalali.parse_date(text)
+        except InvalidInput:
+            await _ask(update, context, "reward_add/bad_date")
+            return ENDS
+        draft["ends_at"] = end_of_local_day(day, context.t.tz)
+    context.user_data.pop(_DRAFT)
+    async with context.db() as s:
+        reward = await rewards.create(s, context.club.rules, **draft)
+        await audit.record(
+            s, actor_id=update.effective_user.id, actor_name=update.effective_user.full_name,
+            action="reward_add", after={"reward_id": reward.id, "title": reward.title,
+                                        "cost": reward.cost, "stock": reward.stock},
+        )  # fmt: skip
+    await context.say(update, "reward_add/done", reward=reward)
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    context.user_data.pop(_DRAFT, None)
+    await context.say(update, "reward_add/cancelled")
+    return ConversationHandler.END
+
+
+def handler() -> BaseHandler:
+    text = filters.TEXT & ~filters.COMMAND
+    with warnings.catch_warnings():
+        # Keyed per staff member and chat, not per message, on purpose: PTB warns about that.
+        warnings.simplefilter("ignore", PTBUserWarning)
+        return _conversation(text)
+
+
+def _conversation(text: filters.BaseFilter) -> ConversationHandler:
+    return ConversationHandler(
+        entry_points=[CommandHandler("reward_add", start)],
+        states={
+            TITLE: [MessageHandler(text, title)],
+            DESCRIPTION: [MessageHandler(text, description)],
+            COST: [MessageHandler(text, cost)],
+            STOCK: [MessageHandler(text, stock)],
+            TIER: [CallbackQueryHandler(tier, pattern=r"^radd:tier:")],
+            ALLOCATION: [CallbackQueryHandler(allocation, pattern=r"^radd:alloc:")],
+            ENDS: [MessageHandler(text, ends)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        conversation_timeout=TIMEOUT_SECONDS,
+        name="reward_add",
+    )

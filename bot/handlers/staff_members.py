@@ -1,0 +1,29 @@
+"""``/erase <member>``: an administrator erases a member's personal data (the ledger stays)."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot.context import BotContext
+from bot.handlers.staff_access import staff_only
+from bot.handlers.staff_args import shape
+from core import audit, members
+
+
+@staff_only(admin=True)
+async def erase(update: Update, context: BotContext) -> None:
+    query = " ".join(shape("erase", context.args, 1))
+    async with context.db() as s:
+        member = await members.find(s, query)
+        before = {"name": member.name, "phone": member.phone, "balance": member.balance}
+        await members.anonymize(s, member.id)
+        await audit.record(
+            s, action="erase", member_id=member.id, before=before, after={"status": "erased"},
+            actor_id=update.effective_user.id, actor_name=update.effective_user.full_name,
+        )  # fmt: skip
+    await context.say(update, "staff/erased", number=member.id)
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("erase", erase))

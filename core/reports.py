@@ -1,0 +1,167 @@
+"""Numbers for the staff: the club at a glance, and one member on one screen.
+
+Everything is an SQL aggregate (a handful of ``GROUP BY`` queries), never a loop over members or
+ledger rows, so the report costs the same for a hundred members as for a million rows of history.
+
+Point flows, all from the ledger (a debit is negative, so each flow is reported as a positive sum):
+
+- ``points_issued``: credits that create points: ``earn``, ``referral``, ``bonus`` and positive
+  ``adjust`` entries;
+- ``points_redeemed``: net spend on rewards, ``-(sum of redeem + sum of refund)``; a refund only
+  ever gives back a cancelled or expired redemption, so the two cancel out;
+- ``points_expired``: ``-sum of expire``;
+- ``points_reversed``: ``-sum of reversal`` (points taken back when a purchase was refunded);
+- ``points_deducted``: ``-sum of negative adjust`` (staff deductions).
+
+So ``issued - redeemed - expired - reversed - deducted == outstanding``, the sum of every balance:
+the points the club still owes, its liability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import members, purchases, redemptions, referrals, tiers
+from core.models import (
+    EntryKind,
+    LedgerEntry,
+    Member,
+    MemberStatus,
+    Purchase,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+)
+from core.referrals import ReferralStats
+from core.rules import Rules, Tier
+
+TOP_REWARDS = 5
+RECENT_PURCHASES = 5
+ISSUING_KINDS = (EntryKind.EARN, EntryKind.REFERRAL, EntryKind.BONUS, EntryKind.ADJUST)
+
+
+class TopReward(NamedTuple):
+    title: str
+    redemptions: int  # reserved or confirmed
+
+
+@dataclass(frozen=True)
+class ClubStats:
+    members_by_tier: dict[str, int]  # every tier of the rules, erased members left out
+    members_total: int  # not erased
+    members_active: int
+    new_members_7d: int
+    new_members_30d: int
+    points_issued: int
+    points_redeemed: int
+    points_expired: int
+    points_reversed: int
+    points_deducted: int
+    points_outstanding: int  # the sum of all balances: the club's liability
+    redemption_rate: float  # redeemed / issued; 0.0 before anything is issued
+    top_rewards: tuple[TopReward, ...]
+
+
+async def club_stats(session: AsyncSession, rules: Rules, now: datetime) -> ClubStats:
+    counted = Member.status != MemberStatus.ERASED
+    by_tier = dict.fromkeys(rules.tier_keys, 0)
+    rows = await session.execute(
+        select(Member.tier, func.count()).where(counted).group_by(Member.tier)
+    )
+    for tier, number in rows.all():
+        by_tier[tier] = int(number)  # a tier the rules dropped still shows, so the sum is right
+
+    def joined_since(days: int) -> ColumnElement[int]:
+        return func.coalesce(
+            func.sum(case((Member.joined_at > now - timedelta(days=days), 1), else_=0)), 0
+        )
+
+    active = func.coalesce(func.sum(case((Member.status == MemberStatus.ACTIVE, 1), else_=0)), 0)
+    total, active_count, new_7, new_30 = (
+        await session.execute(
+            select(func.count(), active, joined_since(7), joined_since(30)).where(counted)
+        )
+    ).one()
+
+    positive = func.coalesce(func.sum(case((LedgerEntry.delta > 0, LedgerEntry.delta), else_=0)), 0)
+    negative = func.coalesce(func.sum(case((LedgerEntry.delta < 0, LedgerEntry.delta), else_=0)), 0)
+    flows = {
+        kind: (int(plus), int(minus))
+        for kind, plus, minus in (
+            await session.execute(
+                select(LedgerEntry.kind, positive, negative).group_by(LedgerEntry.kind)
+            )
+        ).all()
+    }
+
+    def plus(kind: EntryKind) -> int:
+        return flows.get(kind, (0, 0))[0]
+
+    def minus(kind: EntryKind) -> int:
+        return -flows.get(kind, (0, 0))[1]
+
+    issued = sum(plus(kind) for kind in ISSUING_KINDS)
+    redeemed = minus(EntryKind.REDEEM) - plus(EntryKind.REFUND)
+    outstanding = await session.scalar(select(func.coalesce(func.sum(Member.balance), 0)))
+
+    held = Redemption.status.in_([RedemptionStatus.RESERVED, RedemptionStatus.CONFIRMED])
+    top = await session.execute(
+        select(Reward.title, func.count(Redemption.id).label("n"))
+        .join(Redemption, Redemption.reward_id == Reward.id)
+        .where(held)
+        .group_by(Reward.id, Reward.title)
+        .order_by(func.count(Redemption.id).desc(), Reward.id)
+        .limit(TOP_REWARDS)
+    )
+    return ClubStats(
+        members_by_tier=by_tier,
+        members_total=int(total),
+        members_active=int(active_count),
+        new_members_7d=int(new_7),
+        new_members_30d=int(new_30),
+        points_issued=issued,
+        points_redeemed=redeemed,
+        points_expired=minus(EntryKind.EXPIRE),
+        points_reversed=minus(EntryKind.REVERSAL),
+        points_deducted=minus(EntryKind.ADJUST),
+        points_outstanding=int(outstanding or 0),
+        redemption_rate=redeemed / issued if issued else 0.0,
+        top_rewards=tuple(TopReward(title, int(n)) for title, n in top.all()),
+    )
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    """What staff see for ``/member``."""
+
+    member: Member
+    qualifying_points: int
+    recent_purchases: list[Purchase]  # newest first
+    open_redemptions: list[Redemption]  # reserved, oldest first
+    referrals: ReferralStats
+    next_tier: Tier | None  # None at the top of the ladder
+    points_to_next_tier: int | None  # qualifying points still missing; None at the top
+
+
+async def member_summary(
+    session: AsyncSession, rules: Rules, member_id: int, now: datetime
+) -> MemberSummary:
+    member = await members.get(session, member_id)
+    qualifying = await tiers.qualifying_points(session, rules, member_id, now)
+    following = rules.next_tier(member.tier)
+    return MemberSummary(
+        member=member,
+        qualifying_points=qualifying,
+        recent_purchases=await purchases.recent(session, member_id, RECENT_PURCHASES),
+        open_redemptions=await redemptions.open_for_member(session, member_id),
+        referrals=await referrals.stats(session, member_id),
+        next_tier=following,
+        points_to_next_tier=(
+            max(0, following.threshold - qualifying) if following is not None else None
+        ),
+    )
