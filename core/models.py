@@ -331,3 +331,103 @@ class Draw(Base):
     winners: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"ids": [...]}
     actor_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SurveyKind(StrEnum):
+    NPS = "nps"  # 0-10: how likely to recommend us
+    CES = "ces"  # 1-7: how easy it was
+    CSAT = "csat"  # 1-5: how satisfied
+
+
+class SurveyInvite(Base):
+    """A survey owed to a member at a touchpoint: written when the moment happens, sent when due.
+
+    Living in the database (not in an in-memory job) is what lets a restart lose nothing, and the
+    unique touchpoint key is what keeps one moment from asking twice.
+    """
+
+    __tablename__ = "survey_invites"
+    __table_args__ = (Index("ix_survey_invites_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    kind: Mapped[SurveyKind] = mapped_column(String(8))
+    touchpoint: Mapped[str] = mapped_column(String(64), unique=True)  # e.g. purchase:17, nps:3:1
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|skipped
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SurveyAnswer(Base):
+    __tablename__ = "survey_answers"
+    __table_args__ = (Index("ix_survey_answers_kind_created", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    invite_id: Mapped[int] = mapped_column(Id, ForeignKey("survey_invites.id"), unique=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    kind: Mapped[SurveyKind] = mapped_column(String(8))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    followed_up_by: Mapped[int | None]  # the staff member who said "I'll call them"
+    followed_up_name: Mapped[str | None] = mapped_column(String(128))
+    followed_up_at: Mapped[datetime | None]
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender; back to pending if it dies
+    SENT = "sent"
+    FAILED = "failed"  # Telegram refused this message (400) or retries ran out
+    UNREACHABLE = "unreachable"  # the member blocked the bot (403)
+
+
+class Delivery(Base):
+    """One message in the outbox. Written first, sent later by the one rate-limited sender."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_status_not_before", "status", "not_before", "id"),
+        Index("ix_deliveries_member_kind_sent", "member_id", "kind", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(Id, ForeignKey("campaigns.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(Id, ForeignKey("members.id"))
+    chat_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))  # offer | lifecycle | survey | notice
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[DeliveryStatus] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    """A personalized message to a segment, once or on a schedule, with an optional button."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    template: Mapped[str] = mapped_column(Text)  # sandboxed Jinja2
+    segment: Mapped[str] = mapped_column(Text)  # the rule, in the segment language
+    button_text: Mapped[str | None] = mapped_column(String(64))
+    button_url: Mapped[str | None] = mapped_column(String(255))
+    button_reward_id: Mapped[int | None] = mapped_column(Id, ForeignKey("rewards.id"))
+    run_at: Mapped[datetime | None]  # once
+    cron: Mapped[str | None] = mapped_column(String(64))  # recurring, in the club's time zone
+    next_run_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # scheduled | running | paused | cancelled | done
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    progress_chat_id: Mapped[int | None]
+    progress_message_id: Mapped[int | None]
+    created_by: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -79,6 +79,27 @@ class AdjustRules(_Strict):
     staff_limit: Positive = 1_000  # above this, only the staff group's administrators may adjust
 
 
+Hour = Annotated[int, Field(ge=0, le=23, strict=True)]
+
+
+class SurveyRules(_Strict):
+    csat_delay_minutes: NonNegative = 30  # CSAT about a purchase, this long after it
+    nps_every_days: Positive = 90  # NPS to active members this often
+    nps_min_member_days: NonNegative = 14  # never in a member's first days
+    cooldown_days: NonNegative = 7  # at most one survey per member in this many days
+    answer_valid_days: Positive = 7  # a survey button older than this is stale
+
+
+class MessagingRules(_Strict):
+    quiet_start: Hour = 22  # club-wide quiet hours (club time zone) for members who set none
+    quiet_end: Hour = 9
+    offers_per_week: NonNegative = 2  # default frequency cap for offers
+    rate_per_second: Positive = 30  # the outbox sender's overall pace
+    max_attempts: Positive = 5  # network errors and 5xx are retried this often, with backoff
+    birthday_bonus: NonNegative = 100  # points given on the birthday
+    churn_days: Positive = 60  # members this long without a purchase are at risk
+
+
 class RewardSeed(_Strict):
     """A reward declared in the rules file; by its ``key`` a restart updates it, not copies it."""
 
@@ -119,6 +140,8 @@ class Rules(_Strict):
     referral: ReferralRules = ReferralRules()
     redemption: RedemptionRules = RedemptionRules()
     adjust: AdjustRules = AdjustRules()
+    surveys: SurveyRules = SurveyRules()
+    messaging: MessagingRules = MessagingRules()
     rewards: tuple[RewardSeed, ...] = ()
 
     @model_validator(mode="after")
