@@ -28,19 +28,21 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import background
 from bot.context import CLUB_KEY, TRANSLATOR_KEY, BotContext
 from bot.conversations import join, profile
 from bot.handlers import (
     errors,
     member,
+    staff_campaigns,
     staff_info,
     staff_members,
     staff_points,
     staff_rewards,
+    surveys,
 )
 from bot.handlers import settings as member_settings
 from bot.i18n import LOCALES, Translator, commands_from
-from bot.notifications import draws
 from core.club import Club
 from core.config import Settings
 
@@ -58,8 +60,8 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
         .base_file_url(f"{settings.api_base_url}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
         .context_types(ContextTypes(context=BotContext))
-        .post_init(_open)
-        .post_shutdown(_close)
+        .post_init(_start)
+        .post_shutdown(_finish)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -74,8 +76,9 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
 
 def _register(app: Application, translator: Translator) -> None:
     labels = translator.all_labels
-    for staff_module in (staff_points, staff_rewards, staff_members, staff_info):
+    for staff_module in (staff_points, staff_rewards, staff_members, staff_campaigns, staff_info):
         staff_module.register(app)
+    surveys.register(app)
     app.add_handler(join.handler())
     profile.register(app, labels)
     member.register(app, labels)
@@ -90,11 +93,6 @@ async def _open(app: Application) -> None:
     """Open the club (migrations, rules, catalogue) and publish the command menus."""
     settings: Settings = app.bot_data["settings"]
     app.bot_data[CLUB_KEY] = await Club.open(settings)
-    if app.job_queue is not None:
-        app.job_queue.run_repeating(
-            draws.draw_due_lotteries, interval=draws.SWEEP_SECONDS, first=draws.SWEEP_SECONDS,
-            name="draw_due_lotteries",
-        )  # fmt: skip
     translator: Translator = app.bot_data[TRANSLATOR_KEY]
     for locale in LOCALES:
         await app.bot.set_my_commands(
@@ -117,6 +115,17 @@ def _commands(text: str) -> list[BotCommand]:
     return [BotCommand(command, description) for command, description in commands_from(text)]
 
 
+async def _start(app: Application) -> None:
+    """``post_init`` of a real run: open the club, then start the sweeps and the sender."""
+    await _open(app)
+    background.start(app)
+
+
+async def _finish(app: Application) -> None:
+    await background.stop(app)
+    await _close(app)
+
+
 async def _close(app: Application) -> None:
     club = app.bot_data.pop(CLUB_KEY, None)
     if club is not None:
@@ -124,14 +133,20 @@ async def _close(app: Application) -> None:
 
 
 @asynccontextmanager
-async def running(app: Application) -> AsyncIterator[Application]:
-    """Initialize and open the bot without polling: for the shell and the tests."""
+async def running(app: Application, *, background_work: bool = False) -> AsyncIterator[Application]:
+    """Initialize and open the bot without polling: for the shell, webhook mode and the tests.
+
+    Tests drive sweeps and the sender themselves; the shell and webhook mode want them running.
+    """
     async with app:
         await _open(app)
         await app.start()  # the job queue, for conversation timeouts and scheduled work
+        if background_work:
+            background.start(app)
         try:
             yield app
         finally:
+            await background.stop(app)
             await app.stop()
             await _close(app)
 

@@ -98,7 +98,7 @@ async def _shell(settings: Settings, lines: Iterable[str] | None) -> None:
     settings = settings.model_copy(update={"bot_token": None, "staff_chat_id": staff_chat})
     standin.chat_member_status[(staff_chat, STAFF["id"])] = "administrator"
     app = build_application(settings, request=standin)
-    async with running(app):
+    async with running(app, background_work=True):
         driver = Driver.for_member(app, standin)
         steps = lines if lines is not None else interactive_lines()
         await play(driver, steps, sys.stdout, staff_chat)

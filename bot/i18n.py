@@ -47,6 +47,9 @@ class Translator:
         env.filters["tier"] = lambda key: self(locale, "labels/tier", tier=key)
         env.filters["entry_kind"] = lambda key: self(locale, "labels/entry_kind", kind=key)
         env.filters["allocation"] = lambda key: self(locale, "labels/allocation", allocation=key)
+        env.filters["campaign_status"] = lambda key: self(
+            locale, "labels/campaign_status", status=key
+        )
         env.globals["locale"] = locale
         return env
 

@@ -94,7 +94,7 @@ class WebhookReceiver:
 async def run_webhook(app: Application, url: str, secret: str, host: str, port: int) -> None:
     """Serve until cancelled: register the webhook, receive, and hand updates to the Application."""
     receiver = WebhookReceiver(app, secret, path=urlsplit(url).path or "/")
-    async with running(app):
+    async with running(app, background_work=True):
         await app.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
         server = await receiver.serve(host, port)
         async with server:

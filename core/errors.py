@@ -121,3 +121,53 @@ class AlreadyDrawn(BashgahError):
     """The reward's prizes were already allocated; a reward is drawn once."""
 
     code = "already_drawn"
+
+
+class SurveyNotFound(BashgahError):
+    """No such survey invite or answer, or not this member's."""
+
+    code = "survey_not_found"
+
+
+class SurveyStale(BashgahError):
+    """The survey was never sent, its button is too old, or the comment window has closed."""
+
+    code = "survey_stale"
+
+
+class AlreadyAnswered(BashgahError):
+    """The survey was answered before; the first answer (``survey_score``) is kept."""
+
+    code = "already_answered"
+
+    def __init__(self, survey_score: int, **details: Any) -> None:
+        super().__init__(
+            f"already answered with {survey_score}", survey_score=survey_score, **details
+        )
+        self.survey_score = survey_score
+
+
+class AlreadyCommented(BashgahError):
+    code = "already_commented"
+
+
+class SegmentError(BashgahError):
+    """A segment rule that cannot be read: it points at the token where reading stopped.
+
+    ``position`` is the 0-based index of that token in the rule (the rule's length when something
+    is missing at its end), ``token`` its text ("" at the end), and ``reason`` a stable code
+    (``unknown_field``, ``bad_operator``, ``missing_value``, ``unknown_tier``, ...) for the bot.
+    """
+
+    code = "segment_error"
+
+    def __init__(self, reason: str, position: int, token: str = "", message: str = "") -> None:
+        super().__init__(
+            message or f"{self.code} ({reason}) at {position}: {token!r}",
+            reason=reason,
+            position=position,
+            token=token,
+        )
+        self.reason = reason
+        self.position = position
+        self.token = token

@@ -1,4 +1,4 @@
-"""CSV exports for the shop owner's spreadsheet: members, the ledger, purchases.
+"""CSV exports for the shop owner's spreadsheet: members, the ledger, purchases, survey answers.
 
 Rows are read in pages by primary key (``WHERE id > last ORDER BY id LIMIT n``), so an export of
 millions of rows never holds more than one page of them, and a page costs the same at the end of
@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.errors import InvalidInput
-from core.models import LedgerEntry, Member, MemberStatus, Purchase
+from core.models import LedgerEntry, Member, MemberStatus, Purchase, SurveyAnswer, SurveyInvite
 
-KINDS = ("members", "ledger", "purchases")
+KINDS = ("members", "ledger", "purchases", "surveys")
 BATCH = 1000
 BOM = "\ufeff"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -67,6 +67,21 @@ _PURCHASE_COLUMNS: tuple[InstrumentedAttribute[Any], ...] = (
     Purchase.points_reversed,
     Purchase.points_unrecovered,
 )
+_SURVEY_COLUMNS: tuple[Any, ...] = (
+    SurveyAnswer.id,
+    SurveyAnswer.member_id,
+    SurveyAnswer.kind,
+    select(SurveyInvite.touchpoint)  # the moment asked about: purchase:17, redemption:4, nps:...
+    .where(SurveyInvite.id == SurveyAnswer.invite_id)
+    .scalar_subquery()
+    .label("touchpoint"),
+    SurveyAnswer.score,
+    SurveyAnswer.comment,
+    SurveyAnswer.created_at,
+    SurveyAnswer.followed_up_by,
+    SurveyAnswer.followed_up_name,
+    SurveyAnswer.followed_up_at,
+)
 _PERSONAL = frozenset({"name", "phone", "city"})
 
 
@@ -85,6 +100,8 @@ def rows(
         return _header(_LEDGER_COLUMNS), _pages(session, _LEDGER_COLUMNS, batch, tuple)
     if kind == "purchases":
         return _header(_PURCHASE_COLUMNS), _pages(session, _PURCHASE_COLUMNS, batch, tuple)
+    if kind == "surveys":
+        return _header(_SURVEY_COLUMNS), _pages(session, _SURVEY_COLUMNS, batch, tuple)
     raise InvalidInput("unknown_export", kind)
 
 

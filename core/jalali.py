@@ -243,3 +243,22 @@ def jalali_month_day(d: date) -> tuple[int, int]:
     """
     j = _jalali(d)
     return j.month, j.day
+
+
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def parse_datetime(text: str, tz: tzinfo) -> datetime:
+    """A moment staff type, ``1405/01/15 10:30`` (Jalali or Gregorian), in the club's time zone.
+
+    Without a time it means the start of that day.
+    """
+    date_part, _, time_part = to_latin_digits(text).strip().partition(" ")
+    day = parse_date(date_part)
+    hour = minute = 0
+    if time_part.strip():
+        match = _TIME.match(time_part.strip())
+        if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+            raise InvalidInput("bad_format", text)
+        hour, minute = int(match[1]), int(match[2])
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)

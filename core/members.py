@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from core import referrals
 from core.codes import new_code
 from core.digits import to_latin_digits
 from core.errors import InvalidInput, MemberNotFound, PhoneTaken, RegistrationClosed
-from core.models import Member, MemberStatus, Referral, utcnow
+from core.models import Member, MemberStatus, Referral, SurveyAnswer, utcnow
 from core.phones import normalize_phone
 from core.referrals import Attribution
 from core.rules import ClubMode, Rules
@@ -203,6 +203,10 @@ async def anonymize(session: AsyncSession, member_id: int) -> Member:
     member.offers_enabled = False
     member.surveys_enabled = False
     member.status = MemberStatus.ERASED
+    # Free-text survey comments may name or describe the person: they go too; scores stay.
+    await session.execute(
+        update(SurveyAnswer).where(SurveyAnswer.member_id == member_id).values(comment=None)
+    )
     await session.flush()
     return member
 

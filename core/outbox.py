@@ -8,20 +8,26 @@ flight can be sent again, and :func:`release_stale` puts those back.
 
 On PostgreSQL several senders can drain one outbox: :func:`claim` takes rows with
 ``FOR UPDATE SKIP LOCKED``, so no two senders ever hold the same row.
+
+A member who blocked the bot gets nothing more: :func:`claim` never takes their rows,
+:func:`settle_forbidden` marks them blocked and settles their other pending rows ``unreachable``,
+and :func:`drop_blocked` does the same for rows written after they blocked us.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Delivery, DeliveryStatus, utcnow
+from core.models import Delivery, DeliveryStatus, Member, MemberStatus, utcnow
 
 MAX_ERROR = 255
+BLOCKED_ERROR = "member blocked the bot"
 
 
 async def enqueue(
@@ -39,8 +45,7 @@ async def enqueue(
 ) -> Delivery | None:
     """Add one message; ``None`` if a message with this key was already written."""
     now = now or utcnow()
-    existing = await session.scalar(select(Delivery.id).where(Delivery.dedupe_key == dedupe_key))
-    if existing is not None:
+    if await _key_exists(session, dedupe_key):
         return None
     delivery = Delivery(
         chat_id=chat_id, kind=kind, dedupe_key=dedupe_key, text=text, member_id=member_id,
@@ -52,28 +57,76 @@ async def enqueue(
             session.add(delivery)
             await session.flush()
     except IntegrityError:
-        return None  # written concurrently by another process: once is enough
+        if await _key_exists(session, dedupe_key):
+            return None  # written concurrently by another process: once is enough
+        raise  # another constraint (an unknown member, say): a bug, not a duplicate
     return delivery
 
 
-async def claim(session: AsyncSession, limit: int, now: datetime | None = None) -> list[Delivery]:
-    """Take up to ``limit`` due rows for sending, oldest first; commit before sending them."""
+async def _key_exists(session: AsyncSession, dedupe_key: str) -> bool:
+    found = await session.scalar(select(Delivery.id).where(Delivery.dedupe_key == dedupe_key))
+    return found is not None
+
+
+def _member_blocked() -> Any:
+    return exists().where(Member.id == Delivery.member_id, Member.status == MemberStatus.BLOCKED)
+
+
+async def claim(
+    session: AsyncSession,
+    limit: int,
+    now: datetime | None = None,
+    *,
+    exclude_chat_ids: Collection[int] = (),
+) -> list[Delivery]:
+    """Take up to ``limit`` due rows for sending, oldest first; commit before sending them.
+
+    Rows of members who blocked the bot are never taken, nor rows for ``exclude_chat_ids`` (the
+    sender's chats that are still cooling down). Each claim counts as one attempt.
+    """
     now = now or utcnow()
-    rows = list(
-        await session.scalars(
-            select(Delivery)
-            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.not_before <= now)
-            .order_by(Delivery.not_before, Delivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    query = (
+        select(Delivery)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.not_before <= now,
+            ~_member_blocked(),
         )
+        .order_by(Delivery.not_before, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Delivery)
     )
+    if exclude_chat_ids:
+        query = query.where(Delivery.chat_id.not_in(list(exclude_chat_ids)))
+    rows = list(await session.scalars(query))
     for delivery in rows:
         delivery.status = DeliveryStatus.SENDING
         delivery.claimed_at = now
         delivery.attempts += 1
     await session.flush()
     return rows
+
+
+async def unclaim(
+    session: AsyncSession, delivery_ids: Collection[int], not_before: datetime | None = None
+) -> int:
+    """Claimed rows the sender chose not to send after all: pending again, the attempt refunded."""
+    if not delivery_ids:
+        return 0
+    values: dict[str, Any] = {
+        "status": DeliveryStatus.PENDING,
+        "claimed_at": None,
+        "attempts": Delivery.attempts - 1,
+    }
+    if not_before is not None:
+        values["not_before"] = not_before
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(list(delivery_ids)), Delivery.status == DeliveryStatus.SENDING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 async def settle(
@@ -102,6 +155,48 @@ async def settle(
     )
 
 
+async def settle_forbidden(
+    session: AsyncSession,
+    delivery_id: int,
+    *,
+    chat_id: int,
+    member_id: int | None,
+    error: str | None = None,
+    now: datetime | None = None,
+) -> list[int | None]:
+    """A 403: this row ``unreachable``, the member ``blocked``, and every other pending row for
+    the same chat or member ``unreachable`` too, so nothing more is tried. Returns the campaign of
+    each other row so settled (``None`` for rows of no campaign)."""
+    await settle(session, delivery_id, DeliveryStatus.UNREACHABLE, error=error, now=now)
+    same_recipient = Delivery.chat_id == chat_id
+    if member_id is not None:
+        await session.execute(
+            update(Member)
+            .where(Member.id == member_id, Member.status == MemberStatus.ACTIVE)
+            .values(status=MemberStatus.BLOCKED)
+            .execution_options(synchronize_session=False)
+        )
+        same_recipient = or_(same_recipient, Delivery.member_id == member_id)
+    return await _unreachable(session, same_recipient)
+
+
+async def drop_blocked(session: AsyncSession) -> list[int | None]:
+    """Pending rows of members who blocked the bot (written after they did): ``unreachable``.
+    Returns the campaign of each row so settled."""
+    return await _unreachable(session, _member_blocked())
+
+
+async def _unreachable(session: AsyncSession, which: Any) -> list[int | None]:
+    result = await session.scalars(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.PENDING, which)
+        .values(status=DeliveryStatus.UNREACHABLE, last_error=BLOCKED_ERROR)
+        .returning(Delivery.campaign_id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(result)
+
+
 async def release_stale(
     session: AsyncSession, older_than: timedelta, now: datetime | None = None
 ) -> int:
@@ -115,6 +210,16 @@ async def release_stale(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the earliest pending row :func:`claim` would take may be sent (maybe already past);
+    ``None`` if there is none."""
+    return await session.scalar(
+        select(func.min(Delivery.not_before)).where(
+            Delivery.status == DeliveryStatus.PENDING, ~_member_blocked()
+        )
+    )
 
 
 async def counts(session: AsyncSession, campaign_id: int) -> dict[str, int]:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger, referrals, tiers
+from core import ledger, referrals, surveys, tiers
 from core.clock import after_days
 from core.digits import to_latin_digits
 from core.errors import (
@@ -106,6 +106,7 @@ async def record(
         )
     await tiers.upgrade_if_reached(session, rules, member, now)
     reward = await referrals.reward_referrer(session, rules, purchase, now)
+    await surveys.after_purchase(session, rules, purchase, now)
     return PurchaseResult(purchase, points, member.balance, tier_before, member.tier, reward)
 
 

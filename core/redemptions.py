@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger, rewards
+from core import ledger, rewards, surveys
 from core.clock import after_days
 from core.codes import new_code, normalize_code
 from core.errors import (
@@ -140,6 +140,7 @@ async def confirm(
     redemption.closed_at = now
     redemption.confirmed_by = actor_id
     await session.flush()
+    await surveys.after_redemption(session, None, redemption, now)
     return redemption
 
 

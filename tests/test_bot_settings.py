@@ -94,7 +94,7 @@ async def test_a_quiet_hours_preset_is_stored(bot: BotHarness) -> None:
 
     await bot.chat.press("بدون سکوت")
     stored = await _member(bot, member.id)
-    assert (stored.quiet_start, stored.quiet_end) == (None, None)
+    assert (stored.quiet_start, stored.quiet_end) == (0, 0)  # no quiet hours, not the club default
 
 
 async def test_a_forged_settings_button_is_stale_and_changes_nothing(bot: BotHarness) -> None:

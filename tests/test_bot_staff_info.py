@@ -53,7 +53,7 @@ async def test_export_is_a_csv_excel_reads_with_every_row(bot: BotHarness) -> No
         rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
         assert len(rows) == 1 + expected_rows
     [usage] = await bot.chat.send("/export everything")
-    assert "/export members|ledger|purchases" in usage.text
+    assert "/export members|ledger|purchases|surveys" in usage.text
 
 
 async def test_exports_are_for_administrators(bot: BotHarness) -> None:

@@ -30,6 +30,8 @@ def _context(full: bool) -> dict[str, object]:
                              allocation="lottery" if full else "first_come",
                              ends_at=WHEN if full else None)  # fmt: skip
     redemption = SimpleNamespace(expires_at=WHEN)
+    campaign = SimpleNamespace(id=3, name="Yalda <night>", status="scheduled", runs=2,
+                               next_run_at=WHEN if full else None)  # fmt: skip
     redemption_code = SimpleNamespace(code="ACDEFGHJ", expires_at=WHEN)
     entry = SimpleNamespace(created_at=WHEN, delta=-300, kind="redeem")
     rules = Rules()
@@ -72,11 +74,32 @@ def _context(full: bool) -> dict[str, object]:
             points_reversed=500, points_deducted=20, points_outstanding=58_480,
             top_rewards=[SimpleNamespace(title="Cake & tea", redemptions=9)] if full else [],
         ),
+        "rule": "tier >= gold and city = \"<x>\"", "count": 42, "sample": [member] if full else [],
+        "campaign": campaign, "campaigns": [campaign] if full else [], "status": "paused",
+        "rate": 29.5 if full else None, "done": full, "variables": ("name", "balance"),
+        "builtins": ["at_risk", "champions"], "error": "unexpected '}'", "position": 7,
+        "token": "<b>" if full else "", "preview": "Hi <Ali>", "when": WHEN,
+        "draft": {"segment": "champions", "cron": "0 10 * * 5"} if full else {"segment": "x"},
         "limit": 1_000, "delta": 300 if full else -300, "command": "purchase",
         "usage": "/purchase <member> <amount>",
+        "survey_club": "Cafe <Noor> & co", "survey_kind": "ces" if full else "nps",
+        "survey_score": 3, "survey_low": full, "survey_limit": 1_000, "survey_days": 90,
+        "survey_taker": "Reza & Co", "survey_mine": full,
+        "survey_answer": SimpleNamespace(kind="csat" if full else "nps", score=2,
+                                         comment="Slow <script> & cold" if full else None,
+                                         followed_up_by=7 if full else None,
+                                         followed_up_name="Reza & Co" if full else None),
+        "survey_report": SimpleNamespace(
+            n=12 if full else 0, value="۳۰", margin="۴۸" if full else None, low=2, middle=3,
+            high=7, low_pct="۱۷", middle_pct="۲۵", high_pct="۵۸",
+            comments=[SimpleNamespace(member_id=1042, member_name="<b>Ali</b> & co", score=3,
+                                      text="Too slow <script>", created_at=WHEN)] if full else [],
+        ),
         "actions": [SimpleNamespace(created_at=WHEN, actor_name="Reza", actor_id=7,
                                     action="award", member_id=1042, after={"points": 300})]
         if full else [],
+        "old_tier": "gold", "extra_percent": 25 if full else 0, "keep_until": WHEN.date(),
+        "within_days": 30 if full else 7,
     }  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from bot import keyboards
 from bot.context import LOCALE_KEY, BotContext
 from core import members
 
-QUIET_PRESETS = {"none": (None, None), "22-8": (22, 8), "23-9": (23, 9), "0-10": (0, 10)}
+QUIET_PRESETS = {"none": (0, 0), "22-8": (22, 8), "23-9": (23, 9), "0-10": (0, 10)}
 
 
 def _settings_markup(update: Update, context: BotContext, member) -> keyboards.InlineKeyboardMarkup:

@@ -18,7 +18,7 @@ from core.digits import format_number
 from core.models import utcnow
 
 AUDIT_LINES = 15
-EXPORTS = ("members", "ledger", "purchases")
+EXPORTS = ("members", "ledger", "purchases", "surveys")
 TIER_COLOURS = {"bronze": "#b0703a", "silver": "#8a97a6", "gold": "#c9a227", "platinum": "#4b6c8f"}
 
 

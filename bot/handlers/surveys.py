@@ -1,0 +1,316 @@
+"""Surveys in the chat: the member's one-tap answer and optional comment, the staff alert for a low
+answer with its "I'll call them" button, and the staff reports ``/nps``, ``/ces``, ``/csat``.
+
+Callback data: ``sv:<invite>:<score>`` answers, ``svc:<answer>:skip`` skips the comment,
+``svf:<answer>`` takes the follow-up. A second answer or a stale button is refused by core with a
+typed error, which the error handler turns into a callback alert (the first answer is kept).
+
+The comment is the member's next text message: the answer waiting for it is remembered in
+``user_data``, and a handler in a group that runs before the member's own handlers takes that
+text and stops it there. A command or a menu button instead means the member moved on.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import date, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import keyboards
+from bot.context import TRANSLATOR_KEY, BotContext
+from bot.handlers.staff_access import Role, role_of, staff_only
+from bot.handlers.staff_args import positive, shape
+from bot.i18n import Translator
+from bot.images import line_chart_png
+from core import audit, jalali, members, surveys
+from core.digits import format_number, to_persian_digits
+from core.errors import AlreadyCommented, InvalidInput, SurveyNotFound, SurveyStale
+from core.models import Member, SurveyAnswer, SurveyInvite, SurveyKind, utcnow
+from core.rules import Rules
+
+COMMENT_KEY = "survey_comment"
+COMMENT_GROUP = -2  # before the profile's city step (-1) and the member's handlers (0)
+DEFAULT_DAYS = 90
+MAX_DAYS = 730
+NPS_ROW = 6  # the 0-10 scale in two rows: Telegram shows at most 8 buttons in a row
+PRIVATE = filters.ChatType.PRIVATE
+# The y axis of each kind's weekly chart.
+CHART_RANGE = {SurveyKind.NPS: (-100, 100), SurveyKind.CES: (1, 7), SurveyKind.CSAT: (0, 100)}
+PLACES = {SurveyKind.NPS: 0, SurveyKind.CES: 1, SurveyKind.CSAT: 0}  # decimals of the score
+
+
+# --- the question (rendered by the sweep into the outbox) ---------------------------------
+
+
+def scale_markup(invite_id: int, kind: SurveyKind | str, locale: str) -> InlineKeyboardMarkup:
+    scores = list(surveys.SCALES[SurveyKind(kind)])
+    rows = [scores[:NPS_ROW], scores[NPS_ROW:]] if len(scores) > NPS_ROW + 2 else [scores]
+    return keyboards.inline(
+        [[(format_number(s, locale), f"sv:{invite_id}:{s}") for s in row] for row in rows]
+    )
+
+
+def question(
+    t: Translator, rules: Rules, invite: SurveyInvite, member: Member
+) -> tuple[str, dict[str, Any]]:
+    """The survey message in the member's language, and its scale as an inline keyboard."""
+    locale = t.locale_for(member.locale)
+    club = rules.club_name or t(locale, "image/club_name")
+    text = t(locale, f"survey/ask_{SurveyKind(invite.kind).value}", member=member, survey_club=club)
+    return text, scale_markup(invite.id, invite.kind, locale).to_dict()
+
+
+# --- the member's answer and comment --------------------------------------------------------
+
+
+async def on_score(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    args = keyboards.parse(query.data, "sv")
+    invite_id, score = keyboards.int_arg(args, 0), keyboards.int_arg(args, 1)
+    if invite_id is None or score is None:
+        await query.answer(context.text(update, "stale_button"))
+        return
+    async with context.db() as s:
+        member = await context.member(s, update)
+        answer = await surveys.answer(s, context.club.rules, invite_id, member.id, score)
+    low = surveys.needs_follow_up(answer)
+    context.user_data[COMMENT_KEY] = {"answer": answer.id, "alert": None}
+    await query.answer()
+    await query.edit_message_text(
+        context.text(
+            update, "survey/thanks",
+            survey_kind=answer.kind, survey_score=answer.score, survey_low=low,
+        ),
+        reply_markup=keyboards.inline(
+            [[(context.text(update, "buttons/skip"), f"svc:{answer.id}:skip")]]
+        ),
+    )  # fmt: skip
+    if low:
+        context.user_data[COMMENT_KEY]["alert"] = await _post_alert(context, answer, member)
+
+
+async def on_skip(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    answer_id = keyboards.int_arg(keyboards.parse(query.data, "svc"))
+    pending = context.user_data.get(COMMENT_KEY)
+    if pending and pending["answer"] == answer_id:
+        context.user_data.pop(COMMENT_KEY)
+    await query.answer()
+    await query.edit_message_text(context.text(update, "survey/comment_skipped"))
+
+
+async def on_comment(update: Update, context: BotContext) -> None:
+    """The member's text right after an answer is its comment; nothing else is touched."""
+    pending = context.user_data.get(COMMENT_KEY)
+    if not pending:
+        return
+    try:
+        async with context.db() as s:
+            member = await context.member(s, update)
+            answer = await surveys.add_comment(
+                s, pending["answer"], member.id, update.effective_message.text or ""
+            )
+    except InvalidInput as error:
+        if error.reason != "too_long":
+            raise
+        await context.say(update, "survey/comment_too_long", survey_limit=surveys.MAX_COMMENT)
+        raise ApplicationHandlerStop from None
+    except (SurveyStale, SurveyNotFound, AlreadyCommented):
+        context.user_data.pop(COMMENT_KEY, None)  # the window closed: an ordinary message
+        return
+    context.user_data.pop(COMMENT_KEY, None)
+    await context.say(update, "survey/comment_saved")
+    if pending["alert"] is not None:
+        await _edit_alert(context, pending["alert"], answer, member)
+    raise ApplicationHandlerStop
+
+
+async def moved_on(update: Update, context: BotContext) -> None:
+    """A command or a menu button instead of a comment: no comment, and handle it as usual."""
+    context.user_data.pop(COMMENT_KEY, None)
+
+
+# --- the staff alert ------------------------------------------------------------------------
+
+
+def _alert(
+    context: BotContext, answer: SurveyAnswer, member: Member
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    locale = context.bot_data["settings"].locale
+    text = context.t(locale, "survey/alert", member=member, survey_answer=answer)
+    if answer.followed_up_by is not None:
+        return text, None
+    button = context.t(locale, "survey/button_call")
+    return text, keyboards.inline([[(button, f"svf:{answer.id}")]])
+
+
+async def _post_alert(context: BotContext, answer: SurveyAnswer, member: Member) -> int | None:
+    staff_chat = context.bot_data["settings"].staff_chat_id
+    if staff_chat is None:
+        return None
+    text, markup = _alert(context, answer, member)
+    message = await context.bot.send_message(staff_chat, text, reply_markup=markup)
+    return message.message_id
+
+
+async def _edit_alert(
+    context: BotContext, message_id: int, answer: SurveyAnswer, member: Member
+) -> None:
+    """The comment arrived: the alert shows it (and who took it, if someone already did)."""
+    async with context.db() as s:
+        answer = await surveys.get_answer(s, answer.id)
+    text, markup = _alert(context, answer, member)
+    await context.bot.edit_message_text(
+        text,
+        chat_id=context.bot_data["settings"].staff_chat_id,
+        message_id=message_id,
+        reply_markup=markup,
+    )
+
+
+async def on_follow_up(update: Update, context: BotContext) -> None:
+    """The "I'll call them" button: the first to press is recorded, and the alert says who."""
+    query = update.callback_query
+    if await role_of(update, context) is Role.NONE:
+        await query.answer(
+            html.unescape(context.text(update, "staff/not_allowed")), show_alert=True
+        )
+        return
+    answer_id = keyboards.int_arg(keyboards.parse(query.data, "svf"))
+    user = update.effective_user
+    async with context.db() as s:
+        result = await surveys.take_follow_up(s, answer_id or 0, user.id, user.full_name, utcnow())
+        member = await members.get(s, result.answer.member_id)
+        if result.taken:
+            await audit.record(
+                s, action="survey_follow_up", member_id=member.id, actor_id=user.id,
+                actor_name=user.full_name,
+                after={"answer_id": result.answer.id, "kind": str(result.answer.kind),
+                       "score": result.answer.score},
+            )  # fmt: skip
+    taken = context.text(
+        update, "survey/taken",
+        survey_taker=result.answer.followed_up_name or "", survey_mine=result.taken,
+    )  # fmt: skip
+    await query.answer(html.unescape(taken))  # a callback answer is plain text
+    text, markup = _alert(context, result.answer, member)
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+# --- the staff reports ----------------------------------------------------------------------
+
+
+def decimal_text(value: float, locale: str, places: int = 1) -> str:
+    """A number for people: Persian digits and the Persian decimal separator in ``fa``."""
+    if places == 0:
+        return format_number(math.floor(value + 0.5), locale)
+    text = f"{value:.{places}f}"
+    return to_persian_digits(text).replace(".", "\u066b") if locale == "fa" else text
+
+
+def _view(result: surveys.Report, locale: str) -> SimpleNamespace:
+    """The report's numbers as the template shows them (decimals formatted here)."""
+    score = result.score
+    places = PLACES[score.kind]
+
+    def maybe(value: float | None, digits: int) -> str | None:
+        return None if value is None else decimal_text(value, locale, digits)
+
+    return SimpleNamespace(
+        n=score.n, value=maybe(score.value, places), margin=maybe(score.margin, places),
+        low=score.low, middle=score.middle, high=score.high,
+        low_pct=maybe(score.percent(score.low), 0),
+        middle_pct=maybe(score.percent(score.middle), 0),
+        high_pct=maybe(score.high_share, 0), comments=result.comments,
+    )  # fmt: skip
+
+
+def _short_date(day: date, locale: str) -> str:
+    """``12 Esfand`` without the year: week labels under a chart."""
+    return jalali.format_date(day, locale).rsplit(" ", 1)[0]
+
+
+def _chart(context: BotContext, update: Update, result: surveys.Report, days: int) -> bytes:
+    locale = context.locale(update)
+    kind = result.kind
+    low, high = CHART_RANGE[kind]
+
+    def tick(value: float) -> str:
+        return decimal_text(value, locale, 0 if float(value).is_integer() else 1)
+
+    return line_chart_png(
+        title=context.text(update, "survey/chart_title", survey_kind=kind, survey_days=days),
+        labels=[_short_date(week.start, locale) for week in result.weeks],
+        series={
+            context.text(update, "survey/chart_series", survey_kind=kind): [
+                week.score.value for week in result.weeks
+            ]
+        },
+        y_min=low,
+        y_max=high,
+        tick_format=tick,
+    )
+
+
+async def _report(update: Update, context: BotContext, kind: SurveyKind) -> None:
+    """/nps|/ces|/csat [days]: the score with its margin, the split, the latest comments, and the
+    trend by week as a chart."""
+    args = shape(kind.value, context.args, 0, 1)
+    days = positive(args[0], MAX_DAYS) if args else DEFAULT_DAYS
+    now = utcnow()
+    async with context.db() as s:
+        result = await surveys.report(s, kind, now - timedelta(days=days), now, tz=context.t.tz)
+    await context.say(
+        update, "survey/report",
+        survey_kind=kind, survey_days=days, survey_report=_view(result, context.locale(update)),
+    )  # fmt: skip
+    if result.score.n:
+        await context.bot.send_photo(
+            update.effective_chat.id,
+            InputFile(_chart(context, update, result, days), filename=f"{kind.value}.png"),
+            caption=context.text(update, "survey/chart_title", survey_kind=kind, survey_days=days),
+        )
+
+
+@staff_only()
+async def nps(update: Update, context: BotContext) -> None:
+    await _report(update, context, SurveyKind.NPS)
+
+
+@staff_only()
+async def ces(update: Update, context: BotContext) -> None:
+    await _report(update, context, SurveyKind.CES)
+
+
+@staff_only()
+async def csat(update: Update, context: BotContext) -> None:
+    await _report(update, context, SurveyKind.CSAT)
+
+
+def register(app: Application) -> None:
+    """Call from the app factory after ``bot_data`` has the translator (menu labels)."""
+    labels = app.bot_data[TRANSLATOR_KEY].all_labels
+    app.add_handler(CommandHandler("nps", nps))
+    app.add_handler(CommandHandler("ces", ces))
+    app.add_handler(CommandHandler("csat", csat))
+    app.add_handler(CallbackQueryHandler(on_score, pattern=r"^sv:"))
+    app.add_handler(CallbackQueryHandler(on_skip, pattern=r"^svc:"))
+    app.add_handler(CallbackQueryHandler(on_follow_up, pattern=r"^svf:"))
+    menu = [label for row in keyboards.MAIN_MENU_KEYS for key in row for label in labels(key)]
+    leaves = filters.COMMAND | filters.Text(menu)
+    app.add_handler(MessageHandler(PRIVATE & leaves, moved_on), group=COMMENT_GROUP)
+    app.add_handler(
+        MessageHandler(PRIVATE & filters.TEXT & ~leaves, on_comment), group=COMMENT_GROUP
+    )

@@ -1,0 +1,586 @@
+"""The one sender that drains the outbox at Telegram's pace.
+
+Each round claims a batch of due rows in one short transaction (:func:`core.outbox.claim`), sends
+them through a PTB ``Bot``, and settles each row in its own short transaction as its answer comes
+back. The sender owns its pacing (PTB's ``AIORateLimiter`` would retry 429s out of sight and has no
+per-private-chat limit):
+
+- overall at most ``rate`` messages a second: sends start on a fixed grid ``1/rate`` apart on a
+  monotonic clock, and never more than ``rate`` of them in any ``1 s + guard`` window, so a few
+  milliseconds of network jitter cannot make Telegram see ``rate + 1`` in one second;
+- at most one message a second per chat: the chats sent to in the last ``1 s + guard`` are left out
+  of the next claim, and a second row for one chat in a batch is put back (its attempt refunded);
+  such a row waits for a later round, it never holds the batch up.
+
+How a send ends:
+
+- sent: ``sent``;
+- 429 ``RetryAfter``: the whole sender pauses ``retry_after``; the row, and the batch's rows not yet
+  sent, go back to pending with ``not_before`` = now + ``retry_after``;
+- 403 ``Forbidden``: the row ``unreachable``, the member ``blocked``, and their other pending rows
+  ``unreachable`` at once (:func:`core.outbox.settle_forbidden`); the claim never takes rows of
+  blocked members, and the periodic sweep settles rows written for them later
+  (:func:`core.outbox.drop_blocked`). Nothing more is sent to them;
+- 400 ``BadRequest`` (and ``ChatMigrated``): ``failed`` with Telegram's description;
+- ``TimedOut``, ``NetworkError``, 5xx and other Telegram errors: back to pending with exponential
+  backoff (2, 4, 8… seconds) until ``max_attempts``, then ``failed``. Three such errors in a row
+  pause the whole sender too (1, 2, 4… up to 60 s), so an outage does not burn every row's attempts.
+
+Every claim counts as an attempt, whatever the outcome, so no row is ever retried forever.
+
+A row in flight when the process dies stays ``sending``; :func:`core.outbox.release_stale` (at the
+first round and every ``housekeeping_every`` seconds) puts rows claimed longer than ``stale_after``
+ago back. A message is thus never sent twice, except one that was in flight at a crash.
+
+Several senders may drain one PostgreSQL outbox (rows are claimed with ``SKIP LOCKED``); each paces
+itself, so give each ``rate / n``. Their per-chat spacing is not shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import warnings
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import Application
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.context import club_of
+from core import outbox
+from core.db import transaction
+from core.models import Delivery, DeliveryStatus, utcnow
+from core.rules import MessagingRules
+
+log = logging.getLogger(__name__)
+
+ProgressHook = Callable[[int], Awaitable[None]]
+
+SENDER_KEY = "outbox_sender"
+NETWORK_STREAK_PAUSE = 3  # this many network errors in a row pause the whole sender
+MAX_NETWORK_PAUSE = 60.0
+BLOCKED_MEMORY = 10.0  # seconds a 403'd chat is remembered in memory (the database knows after)
+RATE_WINDOW = 10.0  # seconds over which :attr:`Sender.recent_rate` is measured
+
+
+class Clock(Protocol):
+    """Time as the sender sees it: injectable, so tests run in fake time."""
+
+    def monotonic(self) -> float: ...
+
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    retried: int = 0  # rows put back for a later attempt (429, network errors)
+    flood_waits: int = 0  # 429s received
+    released: int = 0  # stale claims put back by the sweep
+
+
+class Sender:
+    """Drains the outbox through ``bot``; :meth:`run` for the bot's life, :meth:`drain` for jobs.
+
+    ``on_progress(campaign_id)`` is awaited after each batch, once per campaign in it, when every
+    row of the batch is settled.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        rate: float = 30.0,
+        max_attempts: int = 5,
+        per_chat_interval: float = 1.0,
+        guard: float = 0.015,
+        batch_size: int | None = None,
+        max_in_flight: int = 64,
+        stale_after: timedelta = timedelta(minutes=2),
+        housekeeping_every: float = 30.0,
+        backoff_base: float = 2.0,
+        backoff_max: float = 600.0,
+        idle_interval: float = 1.0,
+        on_progress: ProgressHook | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if rate <= 0 or max_attempts < 1 or max_in_flight < 1:
+            raise ValueError("rate, max_attempts and max_in_flight must be positive")
+        self.bot = bot
+        self.sessions = sessions
+        self.rate = rate
+        self.max_attempts = max_attempts
+        self.batch_size = batch_size or max(1, math.ceil(rate))
+        self.stale_after = stale_after
+        self.housekeeping_every = housekeeping_every
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.idle_interval = idle_interval
+        self.on_progress = on_progress
+        self.clock: Clock = clock or SystemClock()
+        self.stats = SenderStats()
+        self._interval = 1.0 / rate
+        self._window = 1.0 + guard
+        self._tolerance = min(guard, self._interval / 4)  # lateness the grid may absorb
+        self._chat_interval = per_chat_interval + guard
+        self._recent: deque[float] = deque(maxlen=max(1, math.floor(rate)))
+        self._sends: deque[float] = deque()  # for recent_rate
+        self._next_slot: float | None = None
+        self._paused_until = -math.inf
+        self._network_streak = 0
+        self._last_send: dict[int, float] = {}
+        self._blocked: dict[int, float] = {}
+        self._next_housekeeping: float | None = None
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._finishers: set[asyncio.Task[list[BaseException]]] = set()
+        self._touched: set[int] = set()  # campaigns whose rows a 403 settled outside their batch
+        self._wake = asyncio.Event()
+
+    @classmethod
+    def from_rules(
+        cls,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        rules: MessagingRules,
+        **options: Any,
+    ) -> Sender:
+        return cls(
+            bot, sessions, rate=rules.rate_per_second, max_attempts=rules.max_attempts, **options
+        )
+
+    # -- the public loop -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until ``stop`` is set; sleeps when idle and notices new rows within
+        ``idle_interval`` (at once after :meth:`wake`). Lets in-flight sends settle before
+        returning."""
+        try:
+            while not stop.is_set():
+                if self._paused():
+                    await self._sleep(self._paused_until - self.clock.monotonic(), stop)
+                    continue
+                try:
+                    handled = await self._round()
+                    delay = 0.0 if handled else await self._idle_delay()
+                except Exception:
+                    log.exception("outbox round failed; trying again shortly")
+                    delay = self.idle_interval
+                if delay > 0:
+                    await self._sleep(delay, stop, wakeable=True)
+        finally:
+            await self._flush(raise_errors=False)
+
+    def wake(self) -> None:
+        """New rows were written: look now rather than at the next idle tick."""
+        self._wake.set()
+
+    async def drain_once(self) -> int:
+        """One round, finished: wait out a pause, claim a batch, send it at pace, settle every
+        row. Returns how many rows were handled (0: nothing due, or every due chat cooling)."""
+        if self._paused():
+            await self.clock.sleep(self._paused_until - self.clock.monotonic())
+        handled = await self._round()
+        await self._flush(raise_errors=True)
+        return handled
+
+    async def drain(self, max_wait: float = 5.0) -> int:
+        """Rounds until no pending row is due within ``max_wait`` seconds; how many were handled."""
+        total = 0
+        while True:
+            handled = await self.drain_once()
+            total += handled
+            if handled:
+                continue
+            async with self.sessions() as session:
+                due = await outbox.next_due(session)
+            if due is None or (due - self.clock.now()).total_seconds() > max_wait:
+                return total
+            await self.clock.sleep(await self._idle_delay(due))
+
+    @property
+    def recent_rate(self) -> float:
+        """Messages a second over the last few seconds, for progress reports."""
+        now = self.clock.monotonic()
+        while self._sends and self._sends[0] < now - RATE_WINDOW:
+            self._sends.popleft()
+        return len(self._sends) / RATE_WINDOW
+
+    # -- one round -------------------------------------------------------------------------------
+
+    async def _round(self) -> int:
+        await self._housekeeping()
+        batch = await self._claim()
+        tasks: list[asyncio.Task[None]] = []
+        for index, delivery in enumerate(batch):
+            if self._is_blocked(delivery.chat_id):
+                tasks.append(asyncio.create_task(self._settle_blocked(delivery)))
+                continue
+            await self._in_flight.acquire()
+            try:
+                await self._wait_slot()
+            except BaseException:
+                self._in_flight.release()
+                raise
+            if self._paused():  # a 429 (or an outage) arrived while this batch was going out
+                self._in_flight.release()
+                await self._put_back(batch[index:])
+                break
+            started = self.clock.monotonic()
+            self._last_send[delivery.chat_id] = started
+            self._sends.append(started)
+            tasks.append(asyncio.create_task(self._deliver(delivery)))
+            await asyncio.sleep(0)  # let the send start now, on its slot
+        if tasks:
+            campaigns = {d.campaign_id for d in batch[: len(tasks)] if d.campaign_id is not None}
+            finisher = asyncio.create_task(self._finish(tasks, sorted(campaigns)))
+            self._finishers.add(finisher)
+            finisher.add_done_callback(self._finishers.discard)
+        return len(tasks)
+
+    async def _claim(self) -> list[Delivery]:
+        cooling = self._cooling_chats()
+        async with transaction(self.sessions) as session:
+            claimed = await outbox.claim(
+                session, self.batch_size, now=self.clock.now(), exclude_chat_ids=cooling
+            )
+            batch: list[Delivery] = []
+            later: list[int] = []
+            chats: set[int] = set()
+            for delivery in claimed:
+                if delivery.chat_id in chats:
+                    later.append(delivery.id)  # one message per chat per round
+                else:
+                    chats.add(delivery.chat_id)
+                    batch.append(delivery)
+            await outbox.unclaim(session, later)
+        return batch
+
+    async def _wait_slot(self) -> None:
+        """Wait for the next start on the grid, and for room in the sliding one-second window."""
+        while True:
+            now = self.clock.monotonic()
+            wait = 0.0 if self._next_slot is None else self._next_slot - now
+            if len(self._recent) == self._recent.maxlen:
+                wait = max(wait, self._recent[0] + self._window - now)
+            if wait <= 0:
+                break
+            await self.clock.sleep(wait)
+        late = math.inf if self._next_slot is None else now - self._next_slot
+        base = self._next_slot if self._next_slot is not None and late <= self._tolerance else now
+        self._next_slot = base + self._interval
+        self._recent.append(now)
+
+    async def _finish(self, tasks: list[asyncio.Task[None]], campaigns: list[int]) -> list[Any]:
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors:
+            log.error("settling a delivery failed", exc_info=error)
+        touched, self._touched = self._touched, set()
+        await self._progress({*campaigns, *touched})
+        return errors
+
+    async def _progress(self, campaigns: set[int]) -> None:
+        if self.on_progress is None:
+            return
+        for campaign_id in sorted(campaigns):
+            try:
+                await self.on_progress(campaign_id)
+            except Exception:
+                log.exception("progress hook failed for campaign %s", campaign_id)
+
+    async def _flush(self, *, raise_errors: bool) -> None:
+        while self._finishers:
+            results = await asyncio.gather(*list(self._finishers))
+            errors = [e for batch_errors in results for e in batch_errors]
+            if errors and raise_errors:
+                raise errors[0]
+
+    # -- one send --------------------------------------------------------------------------------
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            error = await self._send(delivery)
+        finally:
+            self._in_flight.release()
+        await self._settle(delivery, error)
+
+    async def _send(self, delivery: Delivery) -> Exception | None:
+        """The send itself; Telegram's refusal is returned, cancellation is not caught."""
+        try:
+            markup = (
+                InlineKeyboardMarkup.de_json(delivery.reply_markup, self.bot)
+                if delivery.reply_markup
+                else None
+            )
+        except Exception as exc:  # a malformed markup is this row's problem, not the sender's
+            return _BadMarkup(f"bad reply_markup: {exc!r}")
+        try:
+            await self.bot.send_message(
+                chat_id=delivery.chat_id,
+                text=delivery.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+        except TelegramError as exc:
+            return exc
+        return None
+
+    async def _settle(self, delivery: Delivery, error: Exception | None) -> None:
+        """Record the outcome. The sender's own state (pause, streak) changes before the first
+        await, so the batch loop sees a 429 before it starts the next send."""
+        if error is None:
+            self._network_streak = 0
+            async with transaction(self.sessions) as session:
+                await outbox.settle(session, delivery.id, DeliveryStatus.SENT, now=self.clock.now())
+            self.stats.sent += 1
+        elif isinstance(error, RetryAfter):
+            wait = _retry_seconds(error)
+            self.stats.flood_waits += 1
+            self._pause(wait)
+            log.warning("429 from Telegram: the sender pauses %.0f s", wait)
+            await self._retry_or_fail(delivery, wait, _describe(error))
+        elif isinstance(error, Forbidden):
+            self._network_streak = 0
+            self._blocked[delivery.chat_id] = self.clock.monotonic()
+            await self._write_forbidden(delivery, _describe(error))
+        elif isinstance(error, _BadMarkup):
+            await self._write_failed(delivery, str(error))
+        elif isinstance(error, BadRequest | ChatMigrated):
+            # BadRequest is a NetworkError subclass: it must be told apart before the retries
+            self._network_streak = 0
+            await self._write_failed(delivery, _describe(error))
+        else:  # TimedOut, NetworkError, 5xx, anything else from Telegram: retry with backoff
+            self._network_streak += 1
+            if self._network_streak >= NETWORK_STREAK_PAUSE:
+                excess = self._network_streak - NETWORK_STREAK_PAUSE
+                self._pause(min(MAX_NETWORK_PAUSE, 2.0**excess))
+            backoff = min(self.backoff_max, self.backoff_base * 2 ** (delivery.attempts - 1))
+            await self._retry_or_fail(delivery, backoff, _describe(error))
+
+    async def _retry_or_fail(self, delivery: Delivery, delay: float, error: str) -> None:
+        if delivery.attempts >= self.max_attempts:
+            await self._write_failed(delivery, f"gave up after {delivery.attempts}: {error}")
+            return
+        retry_at = self.clock.now() + timedelta(seconds=delay)
+        async with transaction(self.sessions) as session:
+            await outbox.settle(
+                session, delivery.id, DeliveryStatus.PENDING, error=error, retry_at=retry_at
+            )
+        self.stats.retried += 1
+
+    async def _write_failed(self, delivery: Delivery, error: str) -> None:
+        log.info("delivery %s failed: %s", delivery.id, error)
+        async with transaction(self.sessions) as session:
+            await outbox.settle(
+                session, delivery.id, DeliveryStatus.FAILED, error=error, now=self.clock.now()
+            )
+        self.stats.failed += 1
+
+    async def _write_forbidden(self, delivery: Delivery, error: str) -> None:
+        async with transaction(self.sessions) as session:
+            more = await outbox.settle_forbidden(
+                session, delivery.id, chat_id=delivery.chat_id, member_id=delivery.member_id,
+                error=error, now=self.clock.now(),
+            )  # fmt: skip
+        self.stats.unreachable += 1 + len(more)
+        self._touched.update(c for c in more if c is not None)
+
+    async def _settle_blocked(self, delivery: Delivery) -> None:
+        """A row claimed just before its chat answered 403 to another row: not sent at all."""
+        await self._write_forbidden(delivery, outbox.BLOCKED_ERROR)
+
+    async def _put_back(self, deliveries: list[Delivery]) -> None:
+        resume = self.clock.now() + timedelta(seconds=max(0.0, self._pause_left()))
+        async with transaction(self.sessions) as session:
+            await outbox.unclaim(session, [d.id for d in deliveries], not_before=resume)
+
+    # -- pauses, chats, housekeeping -------------------------------------------------------------
+
+    def _pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, self.clock.monotonic() + seconds)
+
+    def _pause_left(self) -> float:
+        return self._paused_until - self.clock.monotonic()
+
+    def _paused(self) -> bool:
+        return self._pause_left() > 0
+
+    def _is_blocked(self, chat_id: int) -> bool:
+        return chat_id in self._blocked
+
+    def _cooling_chats(self) -> list[int]:
+        now = self.clock.monotonic()
+        while self._sends and self._sends[0] < now - RATE_WINDOW:
+            self._sends.popleft()
+        for chat_id, at in list(self._last_send.items()):
+            if now - at >= self._chat_interval:
+                del self._last_send[chat_id]
+        for chat_id, at in list(self._blocked.items()):
+            if now - at >= BLOCKED_MEMORY:
+                del self._blocked[chat_id]
+        return list(self._last_send)
+
+    async def _housekeeping(self) -> None:
+        now = self.clock.monotonic()
+        if self._next_housekeeping is not None and now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + self.housekeeping_every
+        async with transaction(self.sessions) as session:
+            released = await outbox.release_stale(session, self.stale_after, now=self.clock.now())
+            dropped = await outbox.drop_blocked(session)
+        self.stats.released += released
+        self.stats.unreachable += len(dropped)
+        if released or dropped:
+            log.info(
+                "outbox sweep: %s stale claims released, %s rows of blocked members dropped",
+                released, len(dropped),
+            )  # fmt: skip
+        await self._progress({c for c in dropped if c is not None})
+
+    async def _idle_delay(self, due: datetime | None = None) -> float:
+        """How long to wait before the next look: until the next row is due or a chat cools."""
+        if due is None:
+            async with self.sessions() as session:
+                due = await outbox.next_due(session)
+        candidates = [self.idle_interval]
+        if due is not None:
+            until_due = (due - self.clock.now()).total_seconds()
+            if until_due > 0:
+                candidates.append(until_due)
+        now = self.clock.monotonic()
+        candidates.extend(at + self._chat_interval - now for at in self._last_send.values())
+        return max(0.01, min(candidates))
+
+    async def _sleep(self, seconds: float, stop: asyncio.Event, *, wakeable: bool = False) -> None:
+        if seconds <= 0:
+            return
+        waits: list[Awaitable[Any]] = [self.clock.sleep(seconds), stop.wait()]
+        if wakeable:
+            waits.append(self._wake.wait())
+        tasks = [asyncio.ensure_future(w) for w in waits]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if wakeable:
+            self._wake.clear()
+
+
+class _BadMarkup(Exception):
+    """A row's stored reply_markup is not a valid inline keyboard."""
+
+
+def _describe(error: Exception) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return f"{type(error).__name__}: {error}"
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)  # int now, timedelta later
+        value: Any = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+# -- wiring into the Application ---------------------------------------------------------------
+
+
+@dataclass
+class _Running:
+    sender: Sender
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+    own_bot: Bot | None
+
+
+def dedicated_bot(bot: Bot, pool_size: int = 64) -> Bot | None:
+    """A plain ``Bot`` for the sender if ``bot`` has a rate limiter (which would retry 429s out
+    of the sender's sight); ``None`` if ``bot`` can be used as it is."""
+    if getattr(bot, "rate_limiter", None) is None:
+        return None
+    base_url, base_file_url = bot.base_url, bot.base_file_url  # already with the token
+    return Bot(
+        bot.token,
+        base_url=lambda _token: base_url,
+        base_file_url=lambda _token: base_file_url,
+        request=HTTPXRequest(connection_pool_size=pool_size),
+    )
+
+
+async def start_sender(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    *,
+    on_progress: ProgressHook | None = None,
+    **options: Any,
+) -> Sender:
+    """For ``post_init``, once the club is open: drain the outbox in the background for the
+    bot's whole life, at the rules' ``messaging.rate_per_second`` and ``max_attempts``."""
+    club = club_of(application)
+    own_bot = dedicated_bot(application.bot)
+    if own_bot is not None:
+        await own_bot.initialize()
+    sender = Sender.from_rules(
+        own_bot or application.bot,
+        club.sessions,
+        club.rules.messaging,
+        on_progress=on_progress,
+        **options,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop), name="outbox-sender")
+    application.bot_data[SENDER_KEY] = _Running(sender, stop, task, own_bot)
+    return sender
+
+
+def sender_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Sender | None:
+    running = application.bot_data.get(SENDER_KEY)
+    return running.sender if running is not None else None
+
+
+async def stop_sender(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """For ``post_shutdown``: stop claiming, let in-flight sends settle, close the own bot."""
+    running: _Running | None = application.bot_data.pop(SENDER_KEY, None)
+    if running is None:
+        return
+    running.stop.set()
+    try:
+        await running.task
+    finally:
+        if running.own_bot is not None:
+            await running.own_bot.shutdown()

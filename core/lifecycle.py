@@ -1,0 +1,489 @@
+"""Lifecycle: the messages a member's own story calls for, chosen in SQL, and the sweep's chores.
+
+A periodic sweep first does the housekeeping (points expiry, code expiry, the monthly tier
+evaluation), each chore in its own transaction, then asks each selector below for the members who
+are owed a message now: a tier change, a downgrade warning, points about to expire, a birthday, a
+win-back offer, a code about to lapse. Every message has a dedupe key that names the moment
+(``tier:<change>``, ``birthday:<member>:<year>``, ...), and every selector leaves out the members
+whose key is already in the outbox, so a second sweep, or two at once, writes nothing new.
+
+Selectors are set-based: one query per page of members, never a loop over the whole club. They
+page by an increasing id (``after``), so a sweep always ends even when a candidate is not written.
+Only active members the bot can reach (a Telegram id) are selected.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core import ledger, messaging, redemptions, segments, tiers
+from core.clock import after_days, end_of_local_day
+from core.codes import format_redemption_code
+from core.db import transaction
+from core.models import (
+    Delivery,
+    EntryKind,
+    Member,
+    MemberStatus,
+    PointsLot,
+    Purchase,
+    PurchaseStatus,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+    TierChange,
+)
+from core.rules import Rules
+
+LIFECYCLE = "lifecycle"
+PAGE = 500
+EXPIRY_BATCH = 1000
+MAX_BATCHES = 50  # per chore and sweep; the next sweep carries on
+TIER_CHANGE_DAYS = 3  # a tier change older than this is old news
+EXPIRY_NOTICES = (30, 7)  # days before points expire that a member is told
+CODE_WARN = timedelta(days=2)
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message a member is owed: the template topic, its values, and the moment's key."""
+
+    member: Member
+    topic: str  # the template under ``lifecycle/``
+    dedupe_key: str
+    values: dict[str, Any] = field(default_factory=dict)
+    kind: str = LIFECYCLE  # or ``messaging.OFFER`` for the win-back offer
+
+
+@dataclass(frozen=True)
+class Page:
+    notices: list[Notice]
+    after: int | None  # where the next page starts; None when this was the last
+
+
+Selector = Callable[[AsyncSession, Rules, datetime, ZoneInfo, int, int], Awaitable[Page]]
+
+
+# --- housekeeping ---------------------------------------------------------------------------
+
+
+async def expire_points(
+    sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime, tz: ZoneInfo
+) -> int:
+    """Close expired lots, a batch per transaction; returns the points expired."""
+    total = 0
+    for _ in range(MAX_BATCHES):
+        async with transaction(sessions) as session:
+            expired = await ledger.expire_due(session, now, limit=EXPIRY_BATCH)
+        total += expired
+        if not expired:
+            break
+    return total
+
+
+async def expire_codes(
+    sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime, tz: ZoneInfo
+) -> int:
+    """Expire and refund codes past their date, a batch per transaction; returns how many."""
+    total = 0
+    for _ in range(MAX_BATCHES):
+        async with transaction(sessions) as session:
+            expired = await redemptions.expire_due(session, now, limit=EXPIRY_BATCH)
+        total += expired
+        if expired < EXPIRY_BATCH:
+            break
+    return total
+
+
+async def evaluate_tiers(
+    sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime, tz: ZoneInfo
+) -> int:
+    """The monthly tier evaluation; acts on the first sweep of a month and is a no-op after.
+
+    Returns the period's evaluation counts (moved and warned), the same on every later call.
+    """
+    async with transaction(sessions) as session:
+        evaluation = await tiers.evaluate_all(session, rules, now, tz)
+        return evaluation.downgraded + evaluation.upgraded + evaluation.warned
+
+
+Chore = Callable[[async_sessionmaker[AsyncSession], Rules, datetime, ZoneInfo], Awaitable[int]]
+HOUSEKEEPING: tuple[Chore, ...] = (expire_points, expire_codes, evaluate_tiers)
+
+
+# --- selectors ------------------------------------------------------------------------------
+
+
+async def tier_changes(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    """Tier changes of the last few days: ``tier_up`` or ``tier_down``, key ``tier:<id>``.
+
+    An upgrade by a purchase is mentioned in the purchase message too; this one says what the
+    new tier brings (its extra points and the next step), so both are sent.
+    """
+    key = _key("tier:", TierChange.id)
+    rows = (
+        await session.execute(
+            select(TierChange, Member)
+            .join(Member, Member.id == TierChange.member_id)
+            .where(
+                TierChange.id > after,
+                TierChange.created_at > now - timedelta(days=TIER_CHANGE_DAYS),
+                _reachable(),
+                _not_written(key),
+            )
+            .order_by(TierChange.id)
+            .limit(limit)
+        )
+    ).all()
+    notices = []
+    for change, member in rows:
+        old_rank, new_rank = rules.tier_rank(change.old_tier), rules.tier_rank(change.new_tier)
+        if old_rank == new_rank:  # a tier the rules no longer have, mapped onto its neighbour
+            continue
+        notices.append(
+            Notice(
+                member,
+                "tier_up" if new_rank > old_rank else "tier_down",
+                f"tier:{change.id}",
+                {
+                    "tier": change.new_tier,
+                    "old_tier": change.old_tier,
+                    "qualifying": change.qualifying_points,
+                    "extra_percent": extra_percent(rules, change.new_tier),
+                    **_next_tier(rules, change.new_tier, change.qualifying_points),
+                },
+            )
+        )
+    return Page(notices, _next(rows, limit, lambda row: row[0].id))
+
+
+async def tier_warnings(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    """Members warned at this month's evaluation: how many qualifying points keep their tier.
+
+    The points are counted as the next evaluation will count them, at the start of next month,
+    so purchases that leave the rolling window before then are already left out.
+    """
+    period = tiers.evaluation_period(now, tz)
+    last_day = last_day_of_month(now.astimezone(tz).date())
+    evaluation_at = end_of_local_day(last_day, tz)  # the next month's evaluation
+    points = (
+        select(func.coalesce(func.sum(Purchase.points), 0))
+        .where(
+            Purchase.member_id == Member.id,
+            Purchase.status == PurchaseStatus.COMPLETED,
+            Purchase.created_at > tiers.qualifying_cutoff(rules, evaluation_at),
+        )
+        .scalar_subquery()
+    )
+    threshold = case({t.key: t.threshold for t in rules.tiers}, value=Member.tier, else_=0)
+    key = _key("tierwarn:", Member.id, f":{period}")
+    rows = (
+        await session.execute(
+            select(Member, threshold - points)
+            .where(
+                Member.id > after,
+                Member.tier_warning == period,
+                points < threshold,
+                _reachable(),
+                _not_written(key),
+            )
+            .order_by(Member.id)
+            .limit(limit)
+        )
+    ).all()
+    notices = [
+        Notice(
+            member,
+            "tier_warning",
+            f"tierwarn:{member.id}:{period}",
+            {"tier": member.tier, "needed": int(needed), "keep_until": last_day},
+        )
+        for member, needed in rows
+    ]
+    return Page(notices, _next(rows, limit, lambda row: row[0].id))
+
+
+async def expiring_30(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    return await expiring(session, now, tz, 30, after, limit)
+
+
+async def expiring_7(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    return await expiring(session, now, tz, 7, after, limit)
+
+
+async def expiring(
+    session: AsyncSession, now: datetime, tz: ZoneInfo, days: int, after: int, limit: int
+) -> Page:
+    """Members with points expiring within ``days``: the points and the earliest date.
+
+    Key ``expiring<days>:<member>:<date of the earliest lot>``, so each lot that comes up first is
+    announced once per notice. A member whose first lot is already inside the next, shorter notice
+    gets only that one, not two messages on the same day.
+    """
+    shorter = [d for d in EXPIRY_NOTICES if d < days]
+    lots = (
+        select(
+            PointsLot.member_id,
+            func.min(PointsLot.expires_at).label("first"),
+            func.sum(PointsLot.remaining).label("points"),
+        )
+        .where(
+            PointsLot.remaining > 0,
+            PointsLot.expires_at > now,
+            PointsLot.expires_at <= now + timedelta(days=days),
+        )
+        .group_by(PointsLot.member_id)
+    )
+    if shorter:
+        lots = lots.having(func.min(PointsLot.expires_at) > now + timedelta(days=max(shorter)))
+    lots_sq = lots.subquery()
+    rows = (
+        await session.execute(
+            select(Member, lots_sq.c.first, lots_sq.c.points)
+            .join(lots_sq, lots_sq.c.member_id == Member.id)
+            .where(Member.id > after, _reachable())
+            .order_by(Member.id)
+            .limit(limit)
+        )
+    ).all()
+    candidates = [
+        Notice(
+            member,
+            "expiring",
+            f"expiring{days}:{member.id}:{first.astimezone(tz).date().isoformat()}",
+            {"points": int(points), "expires_at": first, "within_days": days},
+        )
+        for member, first, points in rows
+    ]
+    written = await written_keys(session, [n.dedupe_key for n in candidates])
+    notices = [n for n in candidates if n.dedupe_key not in written]
+    return Page(notices, _next(rows, limit, lambda row: row[0].id))
+
+
+async def birthday_gifts(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    """Members whose birthday is today in the club: credit the gift, return their greeting.
+
+    The credit's idempotency key and the message's dedupe key are both
+    ``birthday:<member>:<year>``; written in the caller's one transaction, a gift is never given
+    twice nor given without its greeting.
+    """
+    today = now.astimezone(tz).date()
+    key = _key("birthday:", Member.id, f":{today.year}")
+    birthdays = [
+        and_(extract("month", Member.birthday) == m, extract("day", Member.birthday) == d)
+        for m, d in birthday_dates(today)
+    ]
+    members = list(
+        await session.scalars(
+            select(Member)
+            .where(
+                Member.id > after,
+                Member.birthday.is_not(None),
+                or_(*birthdays),
+                _reachable(),
+                _not_written(key),
+            )
+            .order_by(Member.id)
+            .limit(limit)
+        )
+    )
+    bonus = rules.messaging.birthday_bonus
+    notices = []
+    for member in members:
+        dedupe_key = f"birthday:{member.id}:{today.year}"
+        if bonus:
+            await ledger.credit(
+                session,
+                member.id,
+                bonus,
+                EntryKind.BONUS,
+                dedupe_key,
+                expires_at=after_days(now, rules.expiry.days),
+                reason="birthday",
+                now=now,
+            )
+        notices.append(Notice(member, "birthday", dedupe_key, {"bonus": bonus}))
+    return Page(notices, _next(members, limit, lambda member: member.id))
+
+
+async def winback(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    """The win-back offer to members at risk of churning, at most once per ``churn_days``.
+
+    An offer, not a service message: only members with offers on and under their weekly cap. The
+    key names the ``churn_days`` period the offer belongs to; a member offered one just before a
+    period ended is not offered another just after it.
+    """
+    churn_days = rules.messaging.churn_days
+    bucket = (now.astimezone(tz).date() - _EPOCH).days // churn_days
+    key = _key("winback:", Member.id, f":{bucket}")
+    offered_lately = exists().where(
+        Delivery.member_id == Member.id,
+        Delivery.kind == messaging.OFFER,
+        Delivery.dedupe_key.like("winback:%"),
+        Delivery.created_at > now - timedelta(days=churn_days),
+    )
+    members = list(
+        await session.scalars(
+            select(Member)
+            .where(
+                Member.id > after,
+                Member.id.in_(at_risk(rules, now)),
+                messaging.may_receive_offers(),
+                messaging.under_cap(rules, now),
+                ~offered_lately,
+                _not_written(key),
+            )
+            .order_by(Member.id)
+            .limit(limit)
+        )
+    )
+    notices = [
+        Notice(member, "winback", f"winback:{member.id}:{bucket}", kind=messaging.OFFER)
+        for member in members
+    ]
+    return Page(notices, _next(members, limit, lambda member: member.id))
+
+
+async def codes_expiring(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    """Reserved codes that lapse within two days: a reminder, key ``codeexp:<redemption>``."""
+    key = _key("codeexp:", Redemption.id)
+    rows = (
+        await session.execute(
+            select(Redemption, Reward, Member)
+            .join(Reward, Reward.id == Redemption.reward_id)
+            .join(Member, Member.id == Redemption.member_id)
+            .where(
+                Redemption.id > after,
+                Redemption.status == RedemptionStatus.RESERVED,
+                Redemption.expires_at > now,
+                Redemption.expires_at <= now + CODE_WARN,
+                _reachable(),
+                _not_written(key),
+            )
+            .order_by(Redemption.id)
+            .limit(limit)
+        )
+    ).all()
+    notices = [
+        Notice(
+            member,
+            "code_expiring",
+            f"codeexp:{redemption.id}",
+            {
+                "reward": reward,
+                "code": format_redemption_code(redemption.code),
+                "expires_at": redemption.expires_at,
+            },
+        )
+        for redemption, reward, member in rows
+    ]
+    return Page(notices, _next(rows, limit, lambda row: row[0].id))
+
+
+SELECTORS: tuple[Selector, ...] = (
+    tier_changes,
+    tier_warnings,
+    expiring_30,
+    expiring_7,
+    birthday_gifts,
+    winback,
+    codes_expiring,
+)
+
+
+# --- pure helpers ---------------------------------------------------------------------------
+
+
+def birthday_dates(today: date) -> list[tuple[int, int]]:
+    """The (month, day) birthdays celebrated ``today``: 29 February on the 28th in common years."""
+    dates = [(today.month, today.day)]
+    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+        dates.append((2, 29))
+    return dates
+
+
+def last_day_of_month(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def extra_percent(rules: Rules, tier_key: str) -> int:
+    """How many percent more points a purchase earns in this tier than in the base tier."""
+    if tier_key not in rules.tier_keys:
+        return 0
+    return int((rules.tier(tier_key).multiplier - 1) * 100)
+
+
+def at_risk(rules: Rules, now: datetime) -> Select[tuple[int]]:
+    """SQL: ids of members once frequent and now quiet, as the built-in ``at_risk`` segment says."""
+    return segments.member_ids(segments.parse("at_risk", rules), now)
+
+
+async def written_keys(session: AsyncSession, keys: Iterable[str]) -> set[str]:
+    """Which of these dedupe keys are already in the outbox."""
+    keys = list(keys)
+    if not keys:
+        return set()
+    return set(
+        await session.scalars(select(Delivery.dedupe_key).where(Delivery.dedupe_key.in_(keys)))
+    )
+
+
+def _key(prefix: str, column: Any, suffix: str = "") -> ColumnElement[str]:
+    """SQL for a dedupe key such as ``tier:<id>``, to look it up in the outbox."""
+    expression = literal(prefix, String) + cast(column, String)
+    return expression + literal(suffix, String) if suffix else expression
+
+
+def _not_written(key: ColumnElement[str]) -> ColumnElement[bool]:
+    return ~exists().where(Delivery.dedupe_key == key)
+
+
+def _reachable() -> ColumnElement[bool]:
+    return and_(Member.status == MemberStatus.ACTIVE, Member.telegram_id.is_not(None))
+
+
+def _next(rows: list[Any], limit: int, position: Callable[[Any], int]) -> int | None:
+    return position(rows[-1]) if len(rows) == limit else None
+
+
+def _next_tier(rules: Rules, tier_key: str, qualifying: int) -> dict[str, Any]:
+    following = rules.next_tier(tier_key) if tier_key in rules.tier_keys else None
+    if following is None:
+        return {"next_tier": None, "to_next": 0}
+    return {"next_tier": following.key, "to_next": max(following.threshold - qualifying, 0)}
