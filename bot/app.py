@@ -118,7 +118,7 @@ def _commands(text: str) -> list[BotCommand]:
 async def _start(app: Application) -> None:
     """``post_init`` of a real run: open the club, then start the sweeps and the sender."""
     await _open(app)
-    background.start(app)
+    await background.start(app)
 
 
 async def _finish(app: Application) -> None:
@@ -142,7 +142,7 @@ async def running(app: Application, *, background_work: bool = False) -> AsyncIt
         await _open(app)
         await app.start()  # the job queue, for conversation timeouts and scheduled work
         if background_work:
-            background.start(app)
+            await background.start(app)
         try:
             yield app
         finally:

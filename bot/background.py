@@ -7,57 +7,39 @@ task that drains the outbox at Telegram's pace and edits campaign progress as it
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 from telegram.ext import Application
 
-from bot.context import CLUB_KEY, BotContext
-from bot.notifications import campaigns, draws
-from bot.notifications.sender import Sender
+from bot.context import BotContext
+from bot.notifications import campaigns, draws, lifecycle, surveys
+from bot.notifications.sender import sender_of, start_sender, stop_sender
 
 Job = Callable[[BotContext], Awaitable[None]]
-_TASK = "background_sender"
-_STOP = "background_stop"
-_SENDER = "sender"
+FIRST_RUN_SECONDS = 5
+
+JOBS: tuple[tuple[Job, int], ...] = (
+    (draws.draw_due_lotteries, draws.SWEEP_SECONDS),
+    (campaigns.run_due, campaigns.SWEEP_SECONDS),
+    (surveys.sweep, surveys.SWEEP_SECONDS),
+    (lifecycle.sweep, lifecycle.SWEEP_SECONDS),
+)
 
 
-def jobs() -> list[tuple[Job, int]]:
-    """Every periodic sweep with its interval in seconds."""
-    from bot.notifications import lifecycle, surveys
-
-    return [
-        (draws.draw_due_lotteries, draws.SWEEP_SECONDS),
-        (campaigns.run_due, campaigns.SWEEP_SECONDS),
-        (surveys.sweep, surveys.SWEEP_SECONDS),
-        (lifecycle.sweep, lifecycle.SWEEP_SECONDS),
-    ]
-
-
-def start(app: Application) -> None:
+async def start(app: Application) -> None:
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is a dependency"
-    for job, seconds in jobs():
-        app.job_queue.run_repeating(job, interval=seconds, first=5, name=job.__qualname__)
-    club = app.bot_data[CLUB_KEY]
+    for job, seconds in JOBS:
+        app.job_queue.run_repeating(
+            job, interval=seconds, first=FIRST_RUN_SECONDS, name=job.__qualname__
+        )
 
     async def on_progress(campaign_id: int) -> None:
-        await campaigns.progress(BotContext(app), campaign_id, sender.recent_rate)
+        sender = sender_of(app)
+        rate = sender.recent_rate if sender else None
+        await campaigns.progress(BotContext(app), campaign_id, rate)
 
-    sender = Sender.from_rules(
-        app.bot, club.sessions, club.rules.messaging, on_progress=on_progress
-    )
-    stop = asyncio.Event()
-    app.bot_data[_SENDER] = sender
-    app.bot_data[_STOP] = stop
-    app.bot_data[_TASK] = asyncio.get_running_loop().create_task(sender.run(stop))
+    await start_sender(app, on_progress=on_progress)
 
 
 async def stop(app: Application) -> None:
-    stop_event: asyncio.Event | None = app.bot_data.pop(_STOP, None)
-    task: asyncio.Task[None] | None = app.bot_data.pop(_TASK, None)
-    if stop_event is None or task is None:
-        return
-    stop_event.set()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, timeout=30)
+    await stop_sender(app)
