@@ -7,7 +7,6 @@ confirmation. Questions use ``ForceReply`` because in a group the bot only sees 
 
 from __future__ import annotations
 
-import warnings
 from datetime import datetime
 
 from telegram import ForceReply, Update
@@ -19,10 +18,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot import keyboards
 from bot.context import BotContext
+from bot.conversations import keyed_per_user
 from bot.handlers.staff_access import staff_only
 from bot.handlers.staff_args import positive
 from core import audit, campaigns, jalali, segments
@@ -176,19 +175,17 @@ async def stop(update: Update, context: BotContext) -> int:
 
 def handler() -> BaseHandler:
     text = filters.TEXT & ~filters.COMMAND
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBUserWarning)  # keyed per staff member, on purpose
-        return ConversationHandler(
-            entry_points=[CommandHandler("campaign_new", start)],
-            states={
-                NAME: [MessageHandler(text, name)],
-                TEMPLATE: [MessageHandler(text, template)],
-                SEGMENT: [MessageHandler(text, segment)],
-                SCHEDULE: [MessageHandler(text, schedule)],
-                BUTTON: [MessageHandler(text, button)],
-                CONFIRM: [CallbackQueryHandler(confirm, pattern=r"^cmp:")],
-            },
-            fallbacks=[CommandHandler("cancel", stop)],
-            conversation_timeout=TIMEOUT_SECONDS,
-            name="campaign_new",
-        )
+    return keyed_per_user(
+        entry_points=[CommandHandler("campaign_new", start)],
+        states={
+            NAME: [MessageHandler(text, name)],
+            TEMPLATE: [MessageHandler(text, template)],
+            SEGMENT: [MessageHandler(text, segment)],
+            SCHEDULE: [MessageHandler(text, schedule)],
+            BUTTON: [MessageHandler(text, button)],
+            CONFIRM: [CallbackQueryHandler(confirm, pattern=r"^cmp:")],
+        },
+        fallbacks=[CommandHandler("cancel", stop)],
+        conversation_timeout=TIMEOUT_SECONDS,
+        name="campaign_new",
+    )

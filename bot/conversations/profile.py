@@ -7,8 +7,6 @@ at once; only the city is typed, so only the city needs a conversation state.
 
 from __future__ import annotations
 
-import warnings
-
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -19,10 +17,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot import keyboards
 from bot.context import BotContext
+from bot.conversations import keyed_per_user
 from core import members
 
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -161,16 +159,13 @@ def register(app: Application, labels) -> None:
     # A command or a menu button at the city step means the member moved on: leave the step.
     menu = [label for row in keyboards.MAIN_MENU_KEYS for key in row for label in labels(key)]
     leaves = filters.COMMAND | filters.Text(menu)
-    with warnings.catch_warnings():
-        # The city step is keyed per user, not per message, on purpose: PTB warns about that.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        app.add_handler(
-            ConversationHandler(
-                entry_points=[CallbackQueryHandler(ask_city, pattern=r"^prof:city$")],
-                states={CITY: [MessageHandler(private & filters.TEXT & ~leaves, city)]},
-                fallbacks=[MessageHandler(private & leaves, leave)],
-                conversation_timeout=15 * 60,
-                name="profile_city",
-            ),
-            group=CITY_GROUP,
-        )
+    app.add_handler(
+        keyed_per_user(
+            entry_points=[CallbackQueryHandler(ask_city, pattern=r"^prof:city$")],
+            states={CITY: [MessageHandler(private & filters.TEXT & ~leaves, city)]},
+            fallbacks=[MessageHandler(private & leaves, leave)],
+            conversation_timeout=15 * 60,
+            name="profile_city",
+        ),
+        group=CITY_GROUP,
+    )

@@ -6,8 +6,6 @@ with ``ForceReply``. Nothing is written until the last answer; ``/cancel`` leave
 
 from __future__ import annotations
 
-import warnings
-
 from telegram import ForceReply, Update
 from telegram.ext import (
     BaseHandler,
@@ -17,10 +15,10 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot import keyboards
 from bot.context import BotContext
+from bot.conversations import keyed_per_user
 from bot.handlers.staff_access import staff_only
 from bot.handlers.staff_args import positive
 from core import audit, jalali, rewards
@@ -161,14 +159,7 @@ async def cancel(update: Update, context: BotContext) -> int:
 
 def handler() -> BaseHandler:
     text = filters.TEXT & ~filters.COMMAND
-    with warnings.catch_warnings():
-        # Keyed per staff member and chat, not per message, on purpose: PTB warns about that.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        return _conversation(text)
-
-
-def _conversation(text: filters.BaseFilter) -> ConversationHandler:
-    return ConversationHandler(
+    return keyed_per_user(
         entry_points=[CommandHandler("reward_add", start)],
         states={
             TITLE: [MessageHandler(text, title)],

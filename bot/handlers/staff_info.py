@@ -13,13 +13,13 @@ from bot.context import BotContext
 from bot.handlers.staff_access import staff_only
 from bot.handlers.staff_args import UsageError, shape
 from bot.images import bar_chart_png
+from bot.images.card import NEUTRAL_TIER, TIER_COLOURS
 from core import audit, exports, members, reports
 from core.digits import format_number
 from core.models import utcnow
 
 AUDIT_LINES = 15
 EXPORTS = ("members", "ledger", "purchases", "surveys")
-TIER_COLOURS = {"bronze": "#b0703a", "silver": "#8a97a6", "gold": "#c9a227", "platinum": "#4b6c8f"}
 
 
 @staff_only()
@@ -44,7 +44,7 @@ async def stats(update: Update, context: BotContext) -> None:
         labels=[context.text(update, "labels/tier", tier=t) for t in tiers],
         values=[numbers.members_by_tier[t] for t in tiers],
         value_labels=[format_number(numbers.members_by_tier[t], locale) for t in tiers],
-        colors=[TIER_COLOURS.get(t, "#6b7280") for t in tiers],
+        colors=[TIER_COLOURS.get(t, NEUTRAL_TIER)[0] for t in tiers],
         tick_format=lambda n: format_number(n, locale),
     )
     await context.bot.send_photo(
