@@ -3,9 +3,9 @@
 Staff type rules such as ``tier >= gold and days_inactive > 60 and nps_last <= 6``. :func:`parse`
 reads one into a validated tree (:class:`Segment`) or raises :class:`~core.errors.SegmentError`
 pointing at the token where reading stopped; :func:`member_ids` compiles the tree into a single
-``SELECT members.id ...`` whose conditions are correlated subqueries (and, for the RFM scores, one
-join to a window-function subquery), so a segment over a million members is one statement and never
-a loop in Python.
+``SELECT members.id ...`` whose conditions are correlated subqueries (and, for the RFM scores, a
+join to one row of quintile cuts), so a segment over a million members is one statement and never a
+loop in Python.
 
 Grammar (keywords, field names, tier names and ``true``/``false`` in any letter case)::
 
@@ -43,7 +43,10 @@ Fields, per active member (only members whose status is ``active`` are ever sele
     purchase in the last 365 days, by the time of the last purchase, the number of purchases and
     the amount spent in that window. Equal values get equal scores: the lowest quintile their group
     reaches. Members without a purchase in the window score 1 on all three (nothing is less recent,
-    less frequent or smaller than nothing).
+    less frequent or smaller than nothing). In SQL the quintiles are cut once (one row holding the
+    largest value of each quintile, joined to every member) and a score comparison becomes a
+    comparison of the member's own value with those cuts; a sort of the year's buyers per score
+    used makes these the slowest fields (about a second per score over a million members, SQLite).
 ``birthday_month``
     the Jalali month (1-12) of the birthday's anniversary in the current Jalali year (see below).
 ``birthday within N days`` (N from 1 to 366)
@@ -61,6 +64,9 @@ Fields, per active member (only members whose status is ``active`` are ever sele
     the score of the member's latest NPS answer.
 ``offers``
     ``true`` or ``false``: whether the member accepts offers.
+``near_next_tier`` (a condition on its own)
+    qualifying points at least 90% of the threshold of the tier above the member's own, and still
+    below it (gold members between 18,000 and 19,999 of platinum's 20,000); never the top tier.
 
 Missing facts (no birthday, no city, no NPS answer) never satisfy a comparison, ``!=`` included;
 ``not`` is the exact complement, so ``not nps_last <= 6`` includes members who never answered.
@@ -110,11 +116,11 @@ from sqlalchemy import (
     extract,
     false,
     func,
+    join,
     literal,
     not_,
     null,
     or_,
-    outerjoin,
     select,
     true,
 )
@@ -320,6 +326,7 @@ _RANGES: Final = {
     "days_inactive": (0, 100_000),
     "days_since_joining": (0, 100_000),
 }
+_RFM: Final = ("recency", "frequency", "monetary")
 _WINDOW_FIELD: Final = re.compile(r"(purchases|spend)_([0-9]+)d")
 _MAX_WINDOW_DAYS: Final = 3650
 _MAX_BIRTHDAY_DAYS: Final = 366
@@ -636,12 +643,15 @@ def _holds(op: str, values: Sequence[Value], candidate: Value) -> bool:
 
 
 class _Compiler:
-    def __init__(self, rules: Rules, now: datetime) -> None:
+    def __init__(self, rules: Rules, now: datetime, root: Node) -> None:
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("naive datetime: pass an aware datetime")
         self.rules = rules
         self.now = now
         self.rfm: Subquery | None = None
+        # Each RFM score costs a sort of the year's buyers: only the scores the rule uses.
+        used = _fields_used(root)
+        self.rfm_scores = tuple(name for name in _RFM if name in used)
 
     def condition(self, node: Node) -> ColumnElement[bool]:
         match node:
@@ -721,45 +731,87 @@ class _Compiler:
                 .correlate(Member)
                 .scalar_subquery()
             )
-        return func.coalesce(getattr(self._rfm().c, name), 1)  # recency, frequency, monetary
+        raise ValueError(f"not a number field: {name}")  # pragma: no cover
 
-    def _rfm(self) -> Subquery:
-        """Scores of active buyers of the last year: NTILE(5), ties sharing their lowest score."""
+    def _rfm_facts(self, buyer: Any) -> Select[Any]:
+        """Completed purchases of the RFM window (``buyer`` is the member they belong to)."""
+        return select().where(
+            Purchase.member_id == buyer.id,
+            Purchase.status == PurchaseStatus.COMPLETED,
+            Purchase.created_at > self._ago(RFM_WINDOW_DAYS),
+        )
+
+    def _rfm_cut(self) -> Subquery:
+        """One row: for each score and each b of 2..5, the largest value of quintile b - 1.
+
+        With the values of the active buyers sorted and cut by ``NTILE(5)``, a member's score is
+        the quintile where their value first appears (ties share the lowest one), so score >= b
+        exactly when their value is above every value of quintiles 1..b-1, that is above the
+        largest value of quintile b-1. A threshold of a quintile that does not exist (fewer than
+        five buyers) is NULL and no value is above it.
+        """
         if self.rfm is None:
             buyer = aliased(Member)
             facts = (
-                select(
-                    Purchase.member_id.label("member_id"),
-                    func.max(Purchase.created_at).label("last"),
-                    func.count().label("n"),
-                    func.sum(Purchase.amount).label("spent"),
+                self._rfm_facts(buyer)
+                .add_columns(
+                    func.max(Purchase.created_at).label("recency"),
+                    func.count().label("frequency"),
+                    func.sum(Purchase.amount).label("monetary"),
                 )
-                .join(buyer, buyer.id == Purchase.member_id)
-                .where(
-                    buyer.status == MemberStatus.ACTIVE,
-                    Purchase.status == PurchaseStatus.COMPLETED,
-                    Purchase.created_at > self._ago(RFM_WINDOW_DAYS),
-                )
+                .where(buyer.status == MemberStatus.ACTIVE)
                 .group_by(Purchase.member_id)
                 .subquery("rfm_facts")
             )
-
-            def quintile(column: Any) -> Any:
-                return func.ntile(5).over(order_by=(column, facts.c.member_id))
-
+            scores = self.rfm_scores
             ranked = select(
-                facts,
-                quintile(facts.c.last).label("r"),
-                quintile(facts.c.n).label("f"),
-                quintile(facts.c.spent).label("m"),
+                *(facts.c[name] for name in scores),
+                *(func.ntile(5).over(order_by=facts.c[name]).label(f"{name}_q") for name in scores),
             ).subquery("rfm_ranked")
             self.rfm = select(
-                ranked.c.member_id,
-                func.min(ranked.c.r).over(partition_by=ranked.c.last).label("recency"),
-                func.min(ranked.c.f).over(partition_by=ranked.c.n).label("frequency"),
-                func.min(ranked.c.m).over(partition_by=ranked.c.spent).label("monetary"),
-            ).subquery("rfm")
+                *(
+                    func.max(case((ranked.c[f"{name}_q"] == b - 1, ranked.c[name]))).label(
+                        f"{name}_{b}"
+                    )
+                    for name in scores
+                    for b in range(2, 6)
+                )
+            ).subquery("rfm_cut")
         return self.rfm
+
+    def _rfm_value(self, name: str) -> ColumnElement[Any]:
+        """The member's own recency, frequency or monetary value; NULL or 0 for non-buyers."""
+        column = {
+            "recency": func.max(Purchase.created_at),
+            "frequency": func.count(),
+            "monetary": func.sum(Purchase.amount),
+        }[name]
+        return self._rfm_facts(Member).add_columns(column).correlate(Member).scalar_subquery()
+
+    def _score(self, name: str, op: str, values: Sequence[Value]) -> ColumnElement[bool]:
+        """An RFM comparison, as comparisons of the member's value with the quintile cuts."""
+        cut = self._rfm_cut()
+
+        def at_least(b: int) -> ColumnElement[bool]:
+            if b <= 1:
+                return true()
+            if b > 5:
+                return false()
+            return _known(self._rfm_value(name) > cut.c[f"{name}_{b}"])
+
+        def exactly(b: int) -> ColumnElement[bool]:
+            return and_(at_least(b), not_(at_least(b + 1)))
+
+        k = int(values[0])
+        return {
+            ">=": lambda: at_least(k),
+            ">": lambda: at_least(k + 1),
+            "<": lambda: not_(at_least(k)),
+            "<=": lambda: not_(at_least(k + 1)),
+            "=": lambda: exactly(k),
+            "!=": lambda: not_(exactly(k)),
+            "in": lambda: or_(*(exactly(int(v)) for v in values)),
+        }[op]()
 
     def _birthday_mmdd(self) -> ColumnElement[int]:
         return extract("month", Member.birthday) * 100 + extract("day", Member.birthday)
@@ -785,6 +837,8 @@ class _Compiler:
             return _known(
                 match(str(node.values[0])) if node.op == "=" else not_(match(str(node.values[0])))
             )
+        if node.field in _RFM:
+            return self._score(node.field, node.op, node.values)
         expr = self._number(node.field, node.window)
         if node.op == "in":
             condition = or_(*(expr == _int(int(v)) for v in node.values))
@@ -865,6 +919,17 @@ class _Compiler:
         return _known(self._qualifying_points().between(bound(0), bound(1)))
 
 
+def _fields_used(node: Node) -> set[str]:
+    match node:
+        case Compare(name):
+            return {name}
+        case And(items) | Or(items):
+            return set().union(*(_fields_used(item) for item in items))
+        case Not(item) | Named(_, item):
+            return _fields_used(item)
+    return set()
+
+
 def _escape_like(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
@@ -873,13 +938,12 @@ def _escape_like(text: str) -> str:
 
 
 def _select(segment: Segment, now: datetime, *entities: Any) -> Select[Any]:
-    compiler = _Compiler(segment.rules, now)
+    compiler = _Compiler(segment.rules, now, segment.root)
     condition = compiler.condition(segment.root)
     query = select(*entities)
     if compiler.rfm is not None:
-        query = query.select_from(
-            outerjoin(Member, compiler.rfm, compiler.rfm.c.member_id == Member.id)
-        )
+        # The quintile cuts are one row, computed once and joined to every member.
+        query = query.select_from(join(Member, compiler.rfm, true()))
     return query.where(Member.status == MemberStatus.ACTIVE, condition)
 
 

@@ -77,7 +77,7 @@ async def segment(update: Update, context: BotContext) -> int:
         await _ask(update, context, "campaign_new/bad_segment", **_where(exc))
         return SEGMENT
     async with context.db() as s:
-        count = await segments.count(s, parsed, utcnow())
+        count = await segments.count(s, parsed, utcnow().astimezone(context.t.tz))
     context.user_data[_DRAFT]["segment"] = parsed.text
     await _ask(update, context, "campaign_new/schedule", count=count)
     return SCHEDULE

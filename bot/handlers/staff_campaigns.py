@@ -25,7 +25,7 @@ async def segment_preview(update: Update, context: BotContext) -> None:
     """/segment <rule>"""
     text = " ".join(shape("segment", context.args, 1))
     segment = segments.parse(text, context.club.rules)
-    now = utcnow()
+    now = utcnow().astimezone(context.t.tz)  # "birthday within 7 days" counts the club's days
     async with context.db() as s:
         count = await segments.count(s, segment, now)
         sample = await segments.sample(s, segment, now, limit=SAMPLE)

@@ -59,7 +59,7 @@ async def run_campaign(context: BotContext, campaign_id: int, now: datetime) -> 
         audience = (
             select(Member)
             .where(
-                Member.id.in_(segments.member_ids(segment, now)),
+                Member.id.in_(segments.member_ids(segment, now.astimezone(tz))),
                 messaging.may_receive_offers(),
                 messaging.under_cap(rules, now),
             )
