@@ -21,6 +21,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     ContextTypes,
     Defaults,
     MessageHandler,
@@ -33,6 +34,7 @@ from bot.context import CLUB_KEY, TRANSLATOR_KEY, BotContext
 from bot.conversations import join, profile
 from bot.handlers import (
     errors,
+    guard,
     member,
     staff_campaigns,
     staff_info,
@@ -76,6 +78,7 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
 
 def _register(app: Application, translator: Translator) -> None:
     labels = translator.all_labels
+    guard.register(app)
     for staff_module in (staff_points, staff_rewards, staff_members, staff_campaigns, staff_info):
         staff_module.register(app)
     surveys.register(app)
@@ -86,6 +89,7 @@ def _register(app: Application, translator: Translator) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(MessageHandler(private & filters.COMMAND, member.unknown_command))
     app.add_handler(MessageHandler(private & ~filters.COMMAND, member.help_text))
+    app.add_handler(CallbackQueryHandler(guard.stale_button))
     errors.register(app)
 
 

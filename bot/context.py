@@ -72,7 +72,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         self.remember_locale(member)
         return member
 
-    def text(self, update: Update | None, key: str, **values: Any) -> str:
+    def text(self, update: Update | None, key: str, /, **values: Any) -> str:
         return self.t(self.locale(update), key, **values)
 
     async def say(
@@ -80,6 +80,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         update: Update,
         key: str,
         reply_markup: ReplyMarkup | None = None,
+        /,
         **values: Any,
     ) -> Message:
         """Answer in the chat the update came from."""

@@ -61,7 +61,7 @@ class Translator:
                 return short
         return self.default_locale
 
-    def __call__(self, locale: str, key: str, **values: Any) -> str:
+    def __call__(self, locale: str, key: str, /, **values: Any) -> str:
         template = self._envs[self.locale_for(locale)].get_template(key + SUFFIX)
         return template.render(**values).strip()
 

@@ -8,6 +8,7 @@ accounts depend on.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from core.rules import ClubMode, Rules
 
 LOCALES = ("fa", "en")
 MAX_NAME_LENGTH = 128
+# Zero-width non-joiner and joiner: invisible, but Persian spelling needs them between letters.
+_JOINERS = frozenset("\u200c\u200d")
 _MEMBER_NUMBER = re.compile(r"^#?\d{1,9}$")
 _USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 
@@ -213,12 +216,18 @@ async def anonymize(session: AsyncSession, member_id: int) -> Member:
 
 def clean_name(name: str) -> str:
     """A display name: trimmed, inner whitespace folded, not empty, not absurdly long."""
-    cleaned = " ".join((name or "").split())
-    if not cleaned:
+    visible = "".join(ch for ch in (name or "") if ch in _JOINERS or not _invisible(ch))
+    cleaned = " ".join(visible.split())
+    if not cleaned or all(ch in _JOINERS for ch in cleaned.replace(" ", "")):
         raise InvalidInput("empty", name or "")
     if len(cleaned) > MAX_NAME_LENGTH:
         raise InvalidInput("too_long", cleaned)
     return cleaned
+
+
+def _invisible(ch: str) -> bool:
+    """Control and format characters (bidi overrides, zero-width spaces) draw nothing."""
+    return not ch.isspace() and unicodedata.category(ch) in ("Cc", "Cf")
 
 
 def _check_locale(locale: str) -> str:

@@ -104,7 +104,9 @@ async def redeem(update: Update, context: BotContext) -> None:
     """Confirming on one message redeems once, however many times the button is pressed."""
     query = update.callback_query
     reward_id = keyboards.int_arg(keyboards.parse(_data(update), "rwok"))
-    assert query is not None and query.message is not None
+    if query.message is None:  # pressed in an inline message: no chat to key the request by
+        await query.answer(context.text(update, "stale_button"))
+        return
     key = f"tg:{query.message.chat.id}:{query.message.message_id}:{reward_id}"
     async with context.db() as s:
         member = await context.member(s, update)

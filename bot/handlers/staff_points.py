@@ -14,8 +14,9 @@ from bot.context import BotContext
 from bot.handlers.staff_access import Role, role_of, staff_only
 from bot.handlers.staff_args import UsageError, positive, shape, split_member
 from bot.notifications.direct import tell_member
-from core import adjustments, audit, members, purchases, redemptions, rewards
+from core import adjustments, audit, ledger, members, purchases, redemptions, rewards
 from core.codes import format_redemption_code
+from core.errors import IdempotencyConflict
 from core.models import Member
 
 
@@ -93,6 +94,13 @@ async def _adjust(update: Update, context: BotContext, command: str, sign: int) 
     async with context.db() as s:
         member = await members.find(s, query)
         before = _snapshot(member)
+        earlier = await ledger.by_key(s, _request_key(update))
+        if earlier is not None:
+            # The same message again (a redelivered update): done, audited and told once already.
+            if earlier.delta != sign * points:
+                raise IdempotencyConflict()
+            await context.say(update, "staff/adjusted", member=member, delta=sign * points)
+            return
         await adjustments.adjust(
             s, rules, member.id, sign * points, reason=" ".join(reason),
             actor_id=update.effective_user.id, key=_request_key(update),
