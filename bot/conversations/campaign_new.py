@@ -22,7 +22,7 @@ from telegram.ext import (
 from bot import keyboards
 from bot.context import BotContext
 from bot.conversations import keyed_per_user
-from bot.handlers.staff_access import staff_only
+from bot.handlers.staff_access import actor, staff_only
 from bot.handlers.staff_args import positive
 from core import audit, campaigns, jalali, segments
 from core.errors import BashgahError, InvalidInput
@@ -159,7 +159,7 @@ async def confirm(update: Update, context: BotContext) -> int:
         await audit.record(
             s, action="campaign_new", after={"campaign_id": campaign.id, "name": campaign.name,
                                              "segment": campaign.segment},
-            actor_id=update.effective_user.id, actor_name=update.effective_user.full_name,
+            **actor(update),
         )  # fmt: skip
     await query.edit_message_text(
         context.text(update, "campaign_new/saved", campaign=campaign, when=run_at)

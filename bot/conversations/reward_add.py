@@ -19,7 +19,7 @@ from telegram.ext import (
 from bot import keyboards
 from bot.context import BotContext
 from bot.conversations import keyed_per_user
-from bot.handlers.staff_access import staff_only
+from bot.handlers.staff_access import actor, staff_only
 from bot.handlers.staff_args import positive
 from core import audit, jalali, rewards
 from core.clock import end_of_local_day
@@ -143,7 +143,7 @@ async def ends(update: Update, context: BotContext) -> int:
     async with context.db() as s:
         reward = await rewards.create(s, context.club.rules, **draft)
         await audit.record(
-            s, actor_id=update.effective_user.id, actor_name=update.effective_user.full_name,
+            s, **actor(update),
             action="reward_add", after={"reward_id": reward.id, "title": reward.title,
                                         "cost": reward.cost, "stock": reward.stock},
         )  # fmt: skip

@@ -73,3 +73,9 @@ def staff_only(admin: bool = False) -> Callable[[Handler], Handler]:
         return guarded
 
     return wrap
+
+
+def actor(update: Update) -> dict[str, object]:
+    """Who did it, for the audit log: ``audit.record(s, **actor(update), ...)``."""
+    user = update.effective_user
+    return {"actor_id": user.id, "actor_name": user.full_name}

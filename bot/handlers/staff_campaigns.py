@@ -11,7 +11,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
 from bot.conversations import campaign_new
-from bot.handlers.staff_access import staff_only
+from bot.handlers.staff_access import actor, staff_only
 from bot.handlers.staff_args import UsageError, positive, shape
 from core import audit, campaigns, segments
 from core.campaigns import CampaignStatus
@@ -51,7 +51,7 @@ async def _set(update: Update, context: BotContext, command: str, status: str) -
         campaign = await campaigns.set_status(s, campaign_id, status, context.t.tz, utcnow())
         await audit.record(
             s, action=command, before={"status": before}, after={"status": campaign.status},
-            actor_id=update.effective_user.id, actor_name=update.effective_user.full_name,
+            **actor(update),
         )  # fmt: skip
     await context.say(update, "staff/campaign_status", campaign=campaign)
 

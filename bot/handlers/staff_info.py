@@ -10,7 +10,7 @@ from telegram import InputFile, Update
 from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
-from bot.handlers.staff_access import staff_only
+from bot.handlers.staff_access import actor, staff_only
 from bot.handlers.staff_args import UsageError, shape
 from bot.images import bar_chart_png
 from bot.images.card import NEUTRAL_TIER, TIER_COLOURS
@@ -65,7 +65,7 @@ async def export(update: Update, context: BotContext) -> None:
             count = await exports.write_csv(s, kind, out)
             await audit.record(
                 s, action="export", after={"kind": kind, "rows": count},
-                actor_id=update.effective_user.id, actor_name=update.effective_user.full_name,
+                **actor(update),
             )  # fmt: skip
         out.seek(0)
         await context.bot.send_document(

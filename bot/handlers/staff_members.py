@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
-from bot.handlers.staff_access import staff_only
+from bot.handlers.staff_access import actor, staff_only
 from bot.handlers.staff_args import shape
 from core import audit, members
 
@@ -20,7 +20,7 @@ async def erase(update: Update, context: BotContext) -> None:
         await members.anonymize(s, member.id)
         await audit.record(
             s, action="erase", member_id=member.id, before=before, after={"status": "erased"},
-            actor_id=update.effective_user.id, actor_name=update.effective_user.full_name,
+            **actor(update),
         )  # fmt: skip
     await context.say(update, "staff/erased", number=member.id)
 

@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
-from bot.handlers.staff_access import Role, role_of, staff_only
+from bot.handlers.staff_access import Role, actor, role_of, staff_only
 from bot.handlers.staff_args import UsageError, positive, shape, split_member
 from bot.notifications.direct import tell_member
 from core import adjustments, audit, ledger, members, purchases, redemptions, rewards
@@ -23,11 +23,6 @@ from core.models import Member
 def _request_key(update: Update) -> str:
     message = update.effective_message
     return f"tg:{message.chat_id}:{message.message_id}"
-
-
-def _actor(update: Update) -> dict[str, object]:
-    user = update.effective_user
-    return {"actor_id": user.id, "actor_name": user.full_name}
 
 
 def _snapshot(member: Member) -> dict[str, object]:
@@ -56,7 +51,7 @@ async def purchase(update: Update, context: BotContext) -> None:
             s, action="purchase", member_id=member.id, before=before,
             after={**_snapshot(member), "amount": amount, "reference": result.purchase.reference,
                    "points": result.points},
-            **_actor(update),
+            **actor(update),
         )  # fmt: skip
     await context.say(update, "staff/purchase_recorded", result=result, member=member)
     await tell_member(context, member, "notify/purchase", result=result)
@@ -74,7 +69,7 @@ async def refund(update: Update, context: BotContext) -> None:
             before={"balance": member.balance + result.reversed},
             after={**_snapshot(member), "reference": result.purchase.reference,
                    "reversed": result.reversed, "unrecovered": result.unrecovered},
-            **_actor(update),
+            **actor(update),
         )  # fmt: skip
     await context.say(update, "staff/refunded", result=result, member=member)
     await tell_member(context, member, "notify/refund", result=result)
@@ -108,7 +103,7 @@ async def _adjust(update: Update, context: BotContext, command: str, sign: int) 
         await audit.record(
             s, action=command, member_id=member.id, before=before,
             after={**_snapshot(member), "points": sign * points, "reason": " ".join(reason)},
-            **_actor(update),
+            **actor(update),
         )  # fmt: skip
     await context.say(update, "staff/adjusted", member=member, delta=sign * points)
     await tell_member(
@@ -139,7 +134,7 @@ async def confirm(update: Update, context: BotContext) -> None:
         await audit.record(
             s, action="confirm", member_id=member.id,
             after={"code": redemption.code, "reward": reward.title},
-            **_actor(update),
+            **actor(update),
         )  # fmt: skip
     await context.say(
         update, "staff/confirmed",

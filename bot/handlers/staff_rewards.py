@@ -12,7 +12,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
 from bot.conversations import reward_add
-from bot.handlers.staff_access import staff_only
+from bot.handlers.staff_access import actor, staff_only
 from bot.handlers.staff_args import UsageError, positive, shape
 from bot.notifications.draws import draw_and_announce
 from core import audit, jalali, rewards
@@ -22,10 +22,6 @@ from core.rewards import MAX_COST, MAX_STOCK
 
 EDITABLE = ("title", "description", "cost", "tier", "ends")
 UNSET = ("-", "\u2014")
-
-
-def _actor(update: Update) -> dict[str, object]:
-    return {"actor_id": update.effective_user.id, "actor_name": update.effective_user.full_name}
 
 
 def _reward_id(command: str, text: str) -> int:
@@ -78,7 +74,7 @@ async def edit(update: Update, context: BotContext) -> None:
         before = _view(await rewards.get(s, reward_id))
         reward = await rewards.update(s, context.club.rules, reward_id, **changes)
         await audit.record(s, action="reward_edit", before=before, after=_view(reward),
-                           **_actor(update))  # fmt: skip
+                           **actor(update))  # fmt: skip
     await context.say(update, "staff/reward_changed", reward=reward)
 
 
@@ -92,7 +88,7 @@ async def restock(update: Update, context: BotContext) -> None:
         before = _view(await rewards.get(s, reward_id))
         reward = await rewards.update(s, context.club.rules, reward_id, stock=stock)
         await audit.record(s, action="reward_stock", before=before, after=_view(reward),
-                           **_actor(update))  # fmt: skip
+                           **actor(update))  # fmt: skip
     await context.say(update, "staff/reward_changed", reward=reward)
 
 
@@ -110,7 +106,7 @@ async def withdraw(update: Update, context: BotContext) -> None:
         before = _view(await rewards.get(s, reward_id))
         reward = await rewards.update(s, context.club.rules, reward_id, active=False)
         await audit.record(s, action="reward_off", before=before, after=_view(reward),
-                           **_actor(update))  # fmt: skip
+                           **actor(update))  # fmt: skip
     await context.say(update, "staff/reward_changed", reward=reward)
 
 
@@ -120,7 +116,7 @@ async def run_draw(update: Update, context: BotContext) -> None:
     reward_text, *seed = shape("draw", context.args, 1, 2)
     await draw_and_announce(
         context, _reward_id("draw", reward_text), seed=seed[0] if seed else None,
-        actor_id=update.effective_user.id, actor_name=update.effective_user.full_name,
+        **actor(update),
     )  # fmt: skip
 
 
