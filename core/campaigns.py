@@ -91,6 +91,7 @@ async def create(
     if (draft.run_at is None) == (draft.cron is None):
         raise InvalidInput("schedule_needed", draft.name)
     campaign = Campaign(
+        runs=0,
         name=draft.name[:120], template=draft.template, segment=draft.segment,
         run_at=draft.run_at, cron=draft.cron, button_text=draft.button_text,
         button_url=draft.button_url, button_reward_id=draft.button_reward_id,

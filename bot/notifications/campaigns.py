@@ -148,16 +148,24 @@ async def _variables(
 
 
 async def _post_progress(context: BotContext, campaign: Campaign, written: int) -> None:
-    staff_chat = context.bot_data["settings"].staff_chat_id
-    if staff_chat is None:
-        return
     text = context.t(
         context.bot_data["settings"].locale, "staff/campaign_progress",
         campaign=campaign, counts={"pending": written}, rate=None, done=written == 0,
     )  # fmt: skip
+    try:
+        await _post_progress_text(context, campaign.id, text)
+    except TelegramError:  # Telegram is down: progress() posts a fresh message later
+        log.info("could not post the progress of campaign %s", campaign.id, exc_info=True)
+
+
+async def _post_progress_text(context: BotContext, campaign_id: int, text: str) -> None:
+    """Post the progress message in the staff group and remember it for later edits."""
+    staff_chat = context.bot_data["settings"].staff_chat_id
+    if staff_chat is None:
+        return
     message = await context.bot.send_message(staff_chat, text)
     async with context.db() as s:
-        stored = await campaigns.get(s, campaign.id)
+        stored = await campaigns.get(s, campaign_id)
         stored.progress_chat_id, stored.progress_message_id = staff_chat, message.message_id
 
 
@@ -168,8 +176,6 @@ async def progress(context: BotContext, campaign_id: int, rate: float | None = N
         campaign = await campaigns.get(s, campaign_id)
         counts = await outbox.counts(s, campaign_id)
     done = not counts.get("pending") and not counts.get("sending")
-    if campaign.progress_message_id is None:
-        return
     if not done and time.monotonic() - edits.get(campaign_id, 0.0) < PROGRESS_EVERY_SECONDS:
         return
     edits[campaign_id] = time.monotonic()
@@ -178,8 +184,11 @@ async def progress(context: BotContext, campaign_id: int, rate: float | None = N
         campaign=campaign, counts=counts, rate=rate, done=done,
     )  # fmt: skip
     try:
-        await context.bot.edit_message_text(
-            text, chat_id=campaign.progress_chat_id, message_id=campaign.progress_message_id
-        )
+        if campaign.progress_message_id is None:  # the first post failed: post it now
+            await _post_progress_text(context, campaign.id, text)
+        else:
+            await context.bot.edit_message_text(
+                text, chat_id=campaign.progress_chat_id, message_id=campaign.progress_message_id
+            )
     except TelegramError:
         log.info("could not edit the progress of campaign %s", campaign_id, exc_info=True)

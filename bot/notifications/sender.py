@@ -383,7 +383,9 @@ class Sender:
             self._network_streak = 0
             await self._write_failed(delivery, _describe(error))
         else:  # TimedOut, NetworkError, 5xx, anything else from Telegram: retry with backoff
-            self._network_streak += 1
+            # One step per pause, not per row: a whole batch failing at once is one outage.
+            if not self._paused():
+                self._network_streak += 1
             if self._network_streak >= NETWORK_STREAK_PAUSE:
                 excess = self._network_streak - NETWORK_STREAK_PAUSE
                 self._pause(min(MAX_NETWORK_PAUSE, 2.0**excess))

@@ -1,0 +1,1 @@
+"""End to end: the real ``bashgah run`` process against the fake Bot API."""
