@@ -289,9 +289,7 @@ async def _expire_batch(session: AsyncSession, now: datetime) -> int:
                 literal(EntryKind.EXPIRE.value, String),
                 batch.c.idempotency_key,
                 literal(now, UTCDateTime()),
-                # Member by member (each one's lots soonest first, as lot by lot): the ledger's
-                # member index then grows in order instead of at random.
-            ).order_by(batch.c.member_id, batch.c.expires_at, batch.c.lot_id),
+            ).order_by(batch.c.expires_at, batch.c.lot_id),  # ids in the per-lot order
         )
     )
     await session.execute(

@@ -11,13 +11,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import CreateTable
 
 from core.models import (
+    Id,
     Member,
     MemberStatus,
     Purchase,
@@ -85,16 +103,7 @@ class _TierSql:
     current_rank: ColumnElement[int]
 
     @classmethod
-    def build(cls, rules: Rules, now: datetime) -> _TierSql:
-        points = (
-            select(func.coalesce(func.sum(Purchase.points), 0))
-            .where(
-                Purchase.member_id == Member.id,
-                Purchase.status == PurchaseStatus.COMPLETED,
-                Purchase.created_at > qualifying_cutoff(rules, now),
-            )
-            .scalar_subquery()
-        )
+    def build(cls, rules: Rules, points: ColumnElement[int]) -> _TierSql:
         ladder = list(enumerate(rules.tiers))[::-1]
         return cls(
             points=points,
@@ -111,10 +120,39 @@ class _TierSql:
         )
 
 
+class _Move(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    WARN = "warn"
+    CLEAR = "clear"
+
+
+# What the evaluation does to each member, decided in one pass over the club: a temporary
+# table private to the connection (on PostgreSQL dropped at commit).
+_MOVES = Table(
+    "tier_moves",
+    MetaData(),
+    Column("member_id", Id, primary_key=True),
+    Column("old_tier", String(32), nullable=False),
+    Column("new_tier", String(32), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("move", String(8), nullable=False),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+
+
 async def evaluate_all(
     session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo
 ) -> TierEvaluation:
-    """The monthly evaluation for every member; a second run in the same period is a no-op."""
+    """The monthly evaluation for every member; a second run in the same period is a no-op.
+
+    Counted (not erased) members move up to the tier their qualifying points reach, or down to it
+    if they were warned in an earlier period; a counted member below their tier and not warned
+    yet is warned now; a warning is cleared for any member no longer below their tier. The points
+    are summed once per member (one grouped pass over the window's purchases), each member's
+    outcome is written to a temporary table, and the changes are applied from there.
+    """
     period = evaluation_period(now, tz)
     existing = await session.get(TierEvaluation, period)
     if existing is not None:
@@ -128,39 +166,72 @@ async def evaluate_all(
         # Another process is evaluating the same period; its run is the one that counts.
         return await session.get(TierEvaluation, period, populate_existing=True)
 
-    sql = _TierSql.build(rules, now)
+    qualifying = (
+        select(Purchase.member_id, func.sum(Purchase.points).label("points"))
+        .where(
+            Purchase.status == PurchaseStatus.COMPLETED,
+            Purchase.created_at > qualifying_cutoff(rules, now),
+        )
+        .group_by(Purchase.member_id)
+        .subquery()
+    )
+    sql = _TierSql.build(rules, func.coalesce(qualifying.c.points, 0))
     counted = Member.status != MemberStatus.ERASED
-    upgrade = sql.target_rank > sql.current_rank
     below = sql.target_rank < sql.current_rank
-    downgrade = and_(below, Member.tier_warning.is_not(None), Member.tier_warning != period)
-    moves = and_(counted, or_(upgrade, downgrade))
-
-    evaluation.upgraded = await _count(session, and_(counted, upgrade))
-    evaluation.downgraded = await _count(session, and_(counted, downgrade))
+    move = case(
+        (and_(counted, sql.target_rank > sql.current_rank), _Move.UP.value),
+        (
+            and_(counted, below, Member.tier_warning.is_not(None), Member.tier_warning != period),
+            _Move.DOWN.value,
+        ),
+        (and_(counted, below, Member.tier_warning.is_(None)), _Move.WARN.value),
+        (and_(~below, Member.tier_warning.is_not(None)), _Move.CLEAR.value),
+    )
+    moves = _MOVES
+    await session.execute(CreateTable(moves, if_not_exists=True))
+    await session.execute(delete(moves))
+    await session.execute(
+        insert(moves).from_select(
+            ["member_id", "old_tier", "new_tier", "points", "move"],
+            select(Member.id, Member.tier, sql.target, sql.points, move)
+            .select_from(Member)
+            .outerjoin(qualifying, qualifying.c.member_id == Member.id)
+            .where(move.is_not(None)),
+        )
+    )
+    counts = dict(
+        (await session.execute(select(moves.c.move, func.count()).group_by(moves.c.move))).all()
+    )
+    evaluation.upgraded = int(counts.get(_Move.UP.value, 0))
+    evaluation.downgraded = int(counts.get(_Move.DOWN.value, 0))
+    evaluation.warned = int(counts.get(_Move.WARN.value, 0))
+    moved = moves.c.move.in_([_Move.UP.value, _Move.DOWN.value])
     await session.execute(
         insert(TierChange).from_select(
             ["member_id", "old_tier", "new_tier", "qualifying_points", "reason", "created_at"],
             select(
-                Member.id,
-                Member.tier,
-                sql.target,
-                sql.points,
+                moves.c.member_id,
+                moves.c.old_tier,
+                moves.c.new_tier,
+                moves.c.points,
                 literal("evaluation"),
                 literal(now, UTCDateTime()),
-            ).where(moves),
+            )
+            .where(moved)
+            .order_by(moves.c.member_id),
         )
     )
-    await _update(session, moves, tier=sql.target, tier_warning=None)
-    warn = and_(counted, below, Member.tier_warning.is_(None))
-    evaluation.warned = await _count(session, warn)
-    await _update(session, warn, tier_warning=period)
-    await _update(session, and_(~below, Member.tier_warning.is_not(None)), tier_warning=None)
+    new_tier = select(moves.c.new_tier).where(moves.c.member_id == Member.id).scalar_subquery()
+    await _update(session, _among(moved), tier=new_tier, tier_warning=None)
+    await _update(session, _among(moves.c.move == _Move.WARN.value), tier_warning=period)
+    await _update(session, _among(moves.c.move == _Move.CLEAR.value), tier_warning=None)
+    await session.execute(delete(moves))
     await session.flush()
     return evaluation
 
 
-async def _count(session: AsyncSession, where: ColumnElement[bool]) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Member).where(where)) or 0)
+def _among(which: ColumnElement[bool]) -> ColumnElement[bool]:
+    return Member.id.in_(select(_MOVES.c.member_id).where(which))
 
 
 async def _update(session: AsyncSession, where: ColumnElement[bool], **values: object) -> None:
