@@ -182,16 +182,17 @@ def run_one(bench: Benchmark, quick: bool, number: int, total: int) -> Outcome:
     return Outcome(bench, line, figures, seconds, error)
 
 
-def _value(value: float) -> str:
-    if value == int(value) and abs(value) >= 10:
-        return f"{int(value):,}"
-    return f"{value:.3g}" if abs(value) < 10 else f"{value:,.1f}"
+def _value(value: float, raw: str) -> str:
+    """As the benchmark printed it, with thousands separated: ``1,000,000``, ``23.0``."""
+    whole, dot, fraction = raw.partition(".")
+    return f"{int(whole):,}{dot}{fraction}" if whole.lstrip("-").isdigit() else f"{value:g}"
 
 
 def table(outcomes: list[Outcome]) -> str:
     rows = ["| Figure | Value | Goal | Met? |", "|---|---:|---|:---:|"]
     for outcome in outcomes:
         bench = outcome.bench
+        printed = dict(_PAIR.findall(outcome.line or ""))
         if outcome.figures is None:
             rows.append(f"| {bench.name} | failed ({outcome.error}) | | no |")
             continue
@@ -202,7 +203,8 @@ def table(outcomes: list[Outcome]) -> str:
                 rows.append(f"| {label} | missing | {goal.text if goal else ''} | no |")
                 continue
             met = ("yes" if goal.met(value) else "**no**") if goal else ""
-            rows.append(f"| {label} | {_value(value)} | {goal.text if goal else ''} | {met} |")
+            shown = _value(value, printed.get(key, f"{value:g}"))
+            rows.append(f"| {label} | {shown} | {goal.text if goal else ''} | {met} |")
     return "\n".join(rows)
 
 

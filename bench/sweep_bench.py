@@ -5,10 +5,12 @@
 
 The database is made by the real migrations (``core.db.upgrade``), then filled with the raw
 ``sqlite3`` module in big ``executemany`` transactions, in a child process (so the memory reported
-is the sweeps', not the generator's): every member has ``--lots`` purchases (10 by default) spread
-over the two years before the sweep, each with its ``earn`` ledger entry and its points lot, and a
-balance equal to the sum of its lots. Tiers are set so that the evaluation has upgrades, downgrades,
-warnings and cleared warnings to do; about half of the lots are past their expiry date.
+is the sweeps', not the generator's): ``--lots`` purchases a member on average (10 by default),
+generated day by day over the two years before the sweep so that ids grow with time as in a real
+database, each with its ``earn`` ledger entry and its points lot; every member's balance is the
+sum of their lots. Tiers are set so that the evaluation has upgrades, downgrades, warnings and
+cleared warnings to do. With points lasting a year, about half of the lots are past their date:
+the expiry sweep is the worst case, a year's backlog (about 5,000,000 lots for 1,000,000 members).
 
 The built file is kept under ``bench/.cache/`` keyed by its size and the schema revision, and each
 run works on a fresh copy of it, because the sweeps change it. Then, through the application's own
@@ -16,8 +18,9 @@ async engine:
 
 - ``tier_seconds``: ``core.lifecycle.evaluate_tiers`` (the monthly ``tiers.evaluate_all`` in one
   transaction, as the housekeeping runs it);
-- ``expiry_seconds``: ``core.ledger.expire_due`` in a loop, ``--batch`` lots per transaction, until
-  nothing is left to expire; the books are checked afterwards (balance = ledger = open lots).
+- ``expiry_seconds``: ``core.ledger.expire_due`` in a loop, ``--batch`` lots per transaction
+  (250,000 by default; the bot's own sweep takes 1,000 at a time), until nothing is left to expire;
+  the books are checked afterwards (balance = ledger = open lots, no due lot left open).
 
 Progress goes to stderr; the last line printed is::
 
@@ -60,7 +63,6 @@ BUILD_VERSION = 3  # bump when the generated data changes
 EXPIRE_BATCH = 250_000  # lots a transaction: about 10 s of the write lock here
 TZ = ZoneInfo("Asia/Tehran")
 STATUSES = (("active", 0.97), ("blocked", 0.01), ("left", 0.01), ("erased", 0.01))
-BIG_TABLES = ("members", "purchases", "ledger_entries", "points_lots")
 
 
 def log(message: str) -> None:

@@ -53,9 +53,11 @@ def test_run_all_reads_result_lines(
 
 def test_run_all_table_marks_goals() -> None:
     bench = next(b for b in run_all.BENCHMARKS if b.name == "per-update")
-    good = run_all.Outcome(bench, "", {"bashgah_us": 140, "bare_us": 95, "ratio": 1.47}, 1.0)
+    line = "per-update: bashgah_us=1400 bare_us=95 ratio=1.47"
+    good = run_all.Outcome(bench, line, run_all.parse("per-update", line), 1.0)
     bad = run_all.Outcome(bench, None, None, 1.0, error="exit status 1")
     table = run_all.table([good, bad])
     assert "| Per update, Bashgah ÷ bare | 1.47 | ≤ 1.5 | yes |" in table
+    assert "| Per update, Bashgah (µs) | 1,400 |  |  |" in table
     assert "| per-update | failed (exit status 1) | | no |" in table
     assert "cores" in run_all.machine()
