@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from telegram import (
     BotCommand,
@@ -158,7 +157,3 @@ async def running(app: Application, *, background_work: bool = False) -> AsyncIt
 def run_polling(settings: Settings) -> None:
     app = build_application(settings)
     app.run_polling(allowed_updates=Update.ALL_TYPES)
-
-
-def as_update(app: Application, data: dict[str, Any]) -> Update:
-    return Update.de_json(data, app.bot)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import itertools
 import re
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -198,10 +197,6 @@ def interactive_lines(prompt: str = "> ") -> Iterable[str]:
     )
     while True:
         try:
-            yield input(prompt) if sys.stdin.isatty() else sys.stdin.readline() or _stop()
-        except (EOFError, StopIteration):
+            yield input(prompt)  # also reads piped input; EOFError at its end or on Ctrl-D
+        except EOFError:
             return
-
-
-def _stop() -> str:
-    raise EOFError
