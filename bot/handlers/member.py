@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from telegram import InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -18,7 +19,7 @@ from core import allocation, ledger, redemptions, referrals, rewards, tiers
 from core.codes import format_redemption_code
 from core.digits import format_number
 from core.errors import RewardUnavailable
-from core.models import Member, utcnow
+from core.models import Member, Reward, utcnow
 from core.rules import Allocation
 
 HISTORY_PAGE = 10
@@ -129,7 +130,10 @@ async def my_rewards(update: Update, context: BotContext) -> None:
     async with context.db() as s:
         member = await context.member(s, update)
         open_codes = await redemptions.open_for_member(s, member.id)
-        titles = {r.reward_id: (await rewards.get(s, r.reward_id)).title for r in open_codes}
+        wanted = {r.reward_id for r in open_codes}
+        titles = dict(
+            (await s.execute(select(Reward.id, Reward.title).where(Reward.id.in_(wanted)))).all()
+        )
     items = [
         {"code": format_redemption_code(r.code), "title": titles[r.reward_id], "redemption": r}
         for r in open_codes
