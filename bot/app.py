@@ -1,7 +1,9 @@
 """Building the python-telegram-bot Application: settings in, a ready bot out.
 
-Services are opened once in ``post_init`` and closed in ``post_shutdown`` (PTB's rules-bot
-pattern); ``Defaults`` give HTML parse mode and the club's time zone to every call and job.
+Services are opened once when the bot starts and closed when it stops (:func:`running`);
+``Defaults`` give HTML parse mode and the club's time zone to every call and job. Updates reach it
+through :mod:`bot.updates` (long polling) or :mod:`bot.webhook`, not PTB's ``Updater``, so that an
+update is confirmed to Telegram only once handled.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from telegram import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
-    Update,
 )
 from telegram.constants import ParseMode
 from telegram.ext import (
@@ -29,7 +30,13 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import background
-from bot.context import CLUB_KEY, TRANSLATOR_KEY, BotContext
+from bot.context import (
+    CLUB_KEY,
+    GROUP_REPLIES_KEY,
+    TRANSLATOR_KEY,
+    BotContext,
+    group_replies_of,
+)
 from bot.conversations import join, profile
 from bot.handlers import (
     errors,
@@ -44,6 +51,8 @@ from bot.handlers import (
 )
 from bot.handlers import settings as member_settings
 from bot.i18n import LOCALES, Translator, commands_from
+from bot.notifications.group_replies import GroupReplies
+from bot.updates import UpdateFlow, poll, stop_signal
 from core.club import Club
 from core.config import Settings
 
@@ -61,8 +70,6 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
         .base_file_url(f"{settings.api_base_url}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
         .context_types(ContextTypes(context=BotContext))
-        .post_init(_start)
-        .post_shutdown(_finish)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -71,6 +78,7 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data[TRANSLATOR_KEY] = translator
+    app.bot_data[GROUP_REPLIES_KEY] = GroupReplies(app.bot)
     _register(app, translator)
     return app
 
@@ -118,17 +126,6 @@ def _commands(text: str) -> list[BotCommand]:
     return [BotCommand(command, description) for command, description in commands_from(text)]
 
 
-async def _start(app: Application) -> None:
-    """``post_init`` of a real run: open the club, then start the sweeps and the sender."""
-    await _open(app)
-    await background.start(app)
-
-
-async def _finish(app: Application) -> None:
-    await background.stop(app)
-    await _close(app)
-
-
 async def _close(app: Application) -> None:
     club = app.bot_data.pop(CLUB_KEY, None)
     if club is not None:
@@ -149,11 +146,14 @@ async def running(app: Application, *, background_work: bool = False) -> AsyncIt
         try:
             yield app
         finally:
+            await group_replies_of(app).drain()
             await background.stop(app)
             await app.stop()
             await _close(app)
 
 
-def run_polling(settings: Settings) -> None:
-    app = build_application(settings)
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
+async def run_polling(app: Application) -> None:
+    """Long polling (:func:`bot.updates.poll`) until SIGINT or SIGTERM, then a clean stop."""
+    stop = stop_signal()
+    async with running(app, background_work=True):
+        await poll(app, UpdateFlow(app), stop)

@@ -76,15 +76,16 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if not args.webhook_url:
-        run_polling(settings)
-        return 0
-    if not args.webhook_secret:
+    if args.webhook_url and not args.webhook_secret:
         print("bashgah: webhook mode needs --webhook-secret", file=sys.stderr)
         return 1
     app = build_application(settings)
+    if args.webhook_url:
+        serving = run_webhook(app, args.webhook_url, args.webhook_secret, args.listen, args.port)
+    else:
+        serving = run_polling(app)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_webhook(app, args.webhook_url, args.webhook_secret, args.listen, args.port))
+        asyncio.run(serving)
     return 0
 
 

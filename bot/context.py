@@ -12,11 +12,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Message, Update
+from telegram import Chat, InputFile, Update
 from telegram._utils.types import ReplyMarkup
+from telegram.constants import ChatType
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.i18n import Translator
+from bot.notifications.group_replies import Answer, GroupReplies
 from core import members
 from core.club import Club
 from core.db import transaction
@@ -26,6 +28,7 @@ from core.models import Member, MemberStatus
 CLUB_KEY = "club"
 TRANSLATOR_KEY = "translator"
 LOCALE_KEY = "locale"
+GROUP_REPLIES_KEY = "group_replies"
 
 
 class NotJoined(BashgahError):
@@ -82,13 +85,33 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         reply_markup: ReplyMarkup | None = None,
         /,
         **values: Any,
-    ) -> Message:
+    ) -> None:
         """Answer in the chat the update came from."""
         chat = update.effective_chat
         assert chat is not None
-        return await self.bot.send_message(
-            chat.id, self.text(update, key, **values), reply_markup=reply_markup
-        )
+        await self.answer(chat, self.text(update, key, **values), reply_markup)
+
+    async def answer(
+        self,
+        chat: Chat,
+        text: str,
+        reply_markup: ReplyMarkup | None = None,
+        *,
+        photo: InputFile | None = None,
+        document: InputFile | None = None,
+    ) -> None:
+        """Send ``text`` (or a photo or document captioned ``text``) to ``chat``: at once in a
+        private chat, through the chat's queue in a group (:mod:`bot.notifications.group_replies`),
+        so the handler never waits for Telegram's group limit."""
+        answer = Answer(text, reply_markup, photo=photo, document=document)
+        if chat.type == ChatType.PRIVATE:
+            await answer.send(self.bot, chat.id)
+        else:
+            group_replies_of(self.application).post(chat.id, answer)
+
+
+def group_replies_of(application: Application[Any, Any, Any, Any, Any, Any]) -> GroupReplies:
+    return application.bot_data[GROUP_REPLIES_KEY]
 
 
 def club_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Club:

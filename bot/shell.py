@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from telegram import Update
 from telegram.ext import Application
 
+from bot.context import group_replies_of
 from bot.standin import ApiCall, BotApiStandin
 
 MEMBER = {"id": 1001, "is_bot": False, "first_name": "Sara", "last_name": "Ahmadi",
@@ -59,11 +60,17 @@ class Driver:
         )
 
     async def send(self, text: str) -> list[ApiCall]:
+        before = len(self.standin.calls)
+        await process(self.app, self.text_update(text))
+        return self.standin.sent(before)
+
+    def text_update(self, text: str) -> Update:
+        """The update of the current speaker typing ``text`` (a command if it starts with /)."""
         message = self._message(text=text)
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return await self._feed({"message": message})
+        return self._update({"message": message})
 
     async def share_contact(self, phone: str, owner_id: int | None = None) -> list[ApiCall]:
         user = self.speaker.user
@@ -106,13 +113,22 @@ class Driver:
 
     async def _feed(self, payload: dict[str, Any]) -> list[ApiCall]:
         before = len(self.standin.calls)
-        update = Update.de_json({"update_id": next(self._ids), **payload}, self.app.bot)
-        await self.app.process_update(update)
+        await process(self.app, self._update(payload))
         return self.standin.sent(before)
+
+    def _update(self, payload: dict[str, Any]) -> Update:
+        return Update.de_json({"update_id": next(self._ids), **payload}, self.app.bot)
 
     def _message(self, **content: Any) -> dict[str, Any]:
         return {"message_id": next(self._ids), "date": int(time.time()), "chat": self.speaker.chat,
                 "from": self.speaker.user, **content}  # fmt: skip
+
+
+async def process(app: Application, update: Update) -> None:
+    """Handle one update and send its answers, group answers included (those go out beside the
+    handler in a real run): what the shell and the tests wait for before looking."""
+    await app.process_update(update)
+    await group_replies_of(app).drain()
 
 
 def _private(user: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 python-telegram-bot's own webhook server compares the secret with ``!=`` and needs tornado; this
 receiver uses only asyncio, compares with :func:`hmac.compare_digest`, refuses a request without the
-right token with 403 before reading its body, and drops an ``update_id`` it has already queued, so a
-redelivered update is handled once.
+right token with 403 before reading its body, and drops an ``update_id`` it has already taken, so a
+redelivered update is handled once. It answers 200 once the update is handled (through
+:class:`bot.updates.UpdateFlow`, in order per chat), not once it is queued: a bot that dies first
+leaves Telegram to deliver the update again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import running
+from bot.updates import SHUTDOWN_SECONDS, UpdateFlow, stop_signal
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ class WebhookReceiver:
         if not secret:
             raise ValueError("webhook mode needs a secret token")
         self.app = app
+        self.flow = UpdateFlow(app)
         self.secret = secret.encode()
         self.path = path
         self._seen: OrderedDict[int, None] = OrderedDict()
@@ -79,7 +83,7 @@ class WebhookReceiver:
         update = Update.de_json(data, self.app.bot)
         if update is None or self._already_seen(update.update_id):
             return HTTPStatus.OK
-        await self.app.update_queue.put(update)
+        await self.flow.handle(update)
         return HTTPStatus.OK
 
     def _already_seen(self, update_id: int) -> bool:
@@ -92,10 +96,11 @@ class WebhookReceiver:
 
 
 async def run_webhook(app: Application, url: str, secret: str, host: str, port: int) -> None:
-    """Serve until cancelled: register the webhook, receive, and hand updates to the Application."""
+    """Serve until SIGINT or SIGTERM: register the webhook, receive, and handle updates."""
     receiver = WebhookReceiver(app, secret, path=urlsplit(url).path or "/")
     async with running(app, background_work=True):
         await app.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
         server = await receiver.serve(host, port)
         async with server:
-            await server.serve_forever()
+            await stop_signal().wait()
+        await receiver.flow.finish(SHUTDOWN_SECONDS)

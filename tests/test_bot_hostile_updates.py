@@ -42,7 +42,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application, running
-from bot.shell import Driver
+from bot.shell import Driver, process
 from bot.standin import BOT_USER, ApiCall, BotApiStandin
 from core import members, purchases, redemptions, rewards
 from core.club import Club
@@ -293,7 +293,7 @@ def parse(app: Application, raw: dict[str, Any]) -> Update:
 async def feed(app: Application, standin: BotApiStandin, raw: dict[str, Any]) -> list[ApiCall]:
     """Process one raw update; return every Bot API call it caused (answers included)."""
     before = len(standin.calls)
-    await app.process_update(parse(app, raw))
+    await process(app, parse(app, raw))
     return standin.calls[before:]
 
 
@@ -386,7 +386,7 @@ class Shared:
         self.errors.records.clear()
         root.addHandler(self.errors)
         try:
-            self.runner.run(self.app.process_update(update))
+            self.runner.run(process(self.app, update))
         finally:
             root.removeHandler(self.errors)
         return self.standin.calls[sent:], list(self.errors.records)
@@ -916,10 +916,10 @@ async def test_bug_a_redelivered_award_is_audited_and_told_once(
         "update_id": next(_ids),
         "message": command("/award #1 50 gift", STAFFER, chat=STAFF_GROUP),
     }
-    await club.app.process_update(Update.de_json(raw, club.app.bot))
+    await process(club.app, Update.de_json(raw, club.app.bot))
     before = await counts(club.club)
     sent = len(club.standin.calls)
-    await club.app.process_update(Update.de_json(raw, club.app.bot))  # the same update again
+    await process(club.app, Update.de_json(raw, club.app.bot))  # the same update again
     assert_no_crash(club.standin.calls[sent:], errors)
     assert await counts(club.club) == before
     told = [c for c in club.standin.calls[sent:] if c.params.get("chat_id") == SARA["id"]]

@@ -42,7 +42,7 @@ async def on_error(update: object, context: BotContext) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer(_plain(text)[:190], show_alert=True)
     elif update.effective_chat is not None:
-        await context.bot.send_message(update.effective_chat.id, text)
+        await context.answer(update.effective_chat, text)
 
 
 def _known(values: dict[str, object]) -> dict[str, object]:

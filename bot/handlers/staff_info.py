@@ -47,10 +47,10 @@ async def stats(update: Update, context: BotContext) -> None:
         colors=[TIER_COLOURS.get(t, NEUTRAL_TIER)[0] for t in tiers],
         tick_format=lambda n: format_number(n, locale),
     )
-    await context.bot.send_photo(
-        update.effective_chat.id,
-        InputFile(chart, filename="stats.png"),
-        caption=context.text(update, "staff/stats", club=numbers),
+    await context.answer(
+        update.effective_chat,
+        context.text(update, "staff/stats", club=numbers),
+        photo=InputFile(chart, filename="stats.png"),
     )
 
 
@@ -68,10 +68,10 @@ async def export(update: Update, context: BotContext) -> None:
                 **actor(update),
             )  # fmt: skip
         out.seek(0)
-        await context.bot.send_document(
-            update.effective_chat.id,
-            InputFile(out.read(), filename=f"bashgah-{kind}.csv"),
-            caption=context.text(update, "staff/exported", export_kind=kind, rows=count),
+        await context.answer(
+            update.effective_chat,
+            context.text(update, "staff/exported", export_kind=kind, rows=count),
+            document=InputFile(out.read(), filename=f"bashgah-{kind}.csv"),
         )
 
 

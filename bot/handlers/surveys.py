@@ -277,10 +277,10 @@ async def _report(update: Update, context: BotContext, kind: SurveyKind) -> None
         survey_kind=kind, survey_days=days, survey_report=_view(result, context.locale(update)),
     )  # fmt: skip
     if result.score.n:
-        await context.bot.send_photo(
-            update.effective_chat.id,
-            InputFile(_chart(context, update, result, days), filename=f"{kind.value}.png"),
-            caption=context.text(update, "survey/chart_title", survey_kind=kind, survey_days=days),
+        await context.answer(
+            update.effective_chat,
+            context.text(update, "survey/chart_title", survey_kind=kind, survey_days=days),
+            photo=InputFile(_chart(context, update, result, days), filename=f"{kind.value}.png"),
         )
 
 

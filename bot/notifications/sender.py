@@ -367,7 +367,7 @@ class Sender:
                 await outbox.settle(session, delivery.id, DeliveryStatus.SENT, now=self.clock.now())
             self.stats.sent += 1
         elif isinstance(error, RetryAfter):
-            wait = _retry_seconds(error)
+            wait = retry_seconds(error)
             self.stats.flood_waits += 1
             self._pause(wait)
             log.warning("429 from Telegram: the sender pauses %.0f s", wait)
@@ -513,7 +513,7 @@ def _describe(error: Exception) -> str:
         return f"{type(error).__name__}: {error}"
 
 
-def _retry_seconds(exc: RetryAfter) -> float:
+def retry_seconds(exc: RetryAfter) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)  # int now, timedelta later
         value: Any = exc.retry_after
