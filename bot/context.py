@@ -60,9 +60,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         user = update.effective_user if update else None
         return self.t.locale_for(user.language_code if user else None)
 
-    def remember_locale(self, member: Member) -> None:
+    def remember_locale(self, locale: str) -> None:
         if self.user_data is not None:
-            self.user_data[LOCALE_KEY] = member.locale
+            self.user_data[LOCALE_KEY] = locale
 
     async def member(self, session: AsyncSession, update: Update) -> Member:
         """The member behind this update, or :class:`NotJoined`."""
@@ -72,7 +72,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
             raise NotJoined()
         if member.status == MemberStatus.BLOCKED:
             member.status = MemberStatus.ACTIVE  # they are talking to us again
-        self.remember_locale(member)
+        self.remember_locale(member.locale)
         return member
 
     def text(self, update: Update | None, key: str, /, **values: Any) -> str:

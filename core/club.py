@@ -7,13 +7,14 @@ file's rewards synced. The bot keeps one ``Club`` for its whole life and closes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import rewards
 from core.config import Settings
 from core.db import make_engine, make_sessionmaker, transaction, upgrade
+from core.reader import Reader
 from core.rules import Rules, load_rules
 
 
@@ -23,6 +24,10 @@ class Club:
     rules: Rules
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    reader: Reader = field(init=False)  # quick reads outside a transaction
+
+    def __post_init__(self) -> None:
+        self.reader = Reader(self.engine)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Club:
@@ -35,9 +40,10 @@ class Club:
             async with transaction(club.sessions) as session:
                 await rewards.sync_catalogue(session, rules)
         except BaseException:
-            await engine.dispose()
+            await club.close()
             raise
         return club
 
     async def close(self) -> None:
+        self.reader.close()
         await self.engine.dispose()

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     MetaData,
     String,
     Table,
+    and_,
     case,
     cast,
     delete,
@@ -289,7 +292,7 @@ async def _expire_batch(session: AsyncSession, now: datetime) -> int:
                 literal(EntryKind.EXPIRE.value, String),
                 batch.c.idempotency_key,
                 literal(now, UTCDateTime()),
-            ).order_by(batch.c.expires_at, batch.c.lot_id),  # ids in the per-lot order
+            ).order_by(batch.c.member_id, batch.c.expires_at, batch.c.lot_id),
         )
     )
     await session.execute(
@@ -370,18 +373,24 @@ _EXPIRING = Table(
 )
 
 
+def expiring_lot(member_id: Any, after: Any, until: Any) -> ColumnElement[bool]:
+    """A lot of ``member_id`` with points left expiring after ``after``, by ``until`` (values,
+    or a column and bound parameters)."""
+    return and_(
+        PointsLot.member_id == member_id,
+        PointsLot.remaining > 0,
+        PointsLot.expires_at > after,
+        PointsLot.expires_at <= until,
+    )
+
+
 async def expiring_points(
     session: AsyncSession, member_id: int, now: datetime, within: timedelta
 ) -> list[tuple[datetime, int]]:
     """(date, points) of the member's lots that expire within ``within``, soonest first."""
     rows = await session.execute(
         select(PointsLot.expires_at, PointsLot.remaining)
-        .where(
-            PointsLot.member_id == member_id,
-            PointsLot.remaining > 0,
-            PointsLot.expires_at > now,
-            PointsLot.expires_at <= now + within,
-        )
+        .where(expiring_lot(member_id, now, now + within))
         .order_by(PointsLot.expires_at)
     )
     return [(expires_at, remaining) for expires_at, remaining in rows.all()]

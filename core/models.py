@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -164,7 +165,13 @@ class PointsLot(Base):
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
         Index("ix_points_lots_member_open", "member_id", "expires_at", "id"),
-        Index("ix_points_lots_expiry", "expires_at", "remaining"),
+        Index(  # open lots only: what expiry and its warnings read
+            "ix_points_lots_open_due",
+            "expires_at",
+            "id",
+            sqlite_where=text("remaining > 0"),
+            postgresql_where=text("remaining > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

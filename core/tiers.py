@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     MetaData,
+    Select,
     String,
     Table,
     and_,
@@ -52,16 +54,21 @@ def qualifying_cutoff(rules: Rules, now: datetime) -> datetime:
     return now - timedelta(days=rules.tier_policy.qualifying_window_days)
 
 
+def qualifying_points_query(member_id: Any, cutoff: Any) -> Select[tuple[int]]:
+    """The member's qualifying points as one value. ``member_id`` may be a column (correlated)
+    and ``cutoff`` (:func:`qualifying_cutoff`) a bound parameter."""
+    return select(func.coalesce(func.sum(Purchase.points), 0)).where(
+        Purchase.member_id == member_id,
+        Purchase.status == PurchaseStatus.COMPLETED,
+        Purchase.created_at > cutoff,
+    )
+
+
 async def qualifying_points(
     session: AsyncSession, rules: Rules, member_id: int, now: datetime
 ) -> int:
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Purchase.points), 0)).where(
-            Purchase.member_id == member_id,
-            Purchase.status == PurchaseStatus.COMPLETED,
-            Purchase.created_at > qualifying_cutoff(rules, now),
-        )
-    )
+    cutoff = qualifying_cutoff(rules, now)
+    total = await session.scalar(qualifying_points_query(member_id, cutoff))
     return int(total or 0)
 
 

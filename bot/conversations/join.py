@@ -35,7 +35,7 @@ async def start(update: Update, context: BotContext) -> int:
     async with context.db() as s:
         member = await members.by_telegram_id(s, user.id)
         if member is not None and member.status != MemberStatus.ERASED:
-            context.remember_locale(member)
+            context.remember_locale(member.locale)
             await context.say(update, "join/welcome_back", _menu(update, context), member=member)
             return ConversationHandler.END
         referrer = await referrals.find_referrer(s, code)
@@ -133,7 +133,7 @@ async def birthday(update: Update, context: BotContext) -> int:
         await context.say(update, "join/closed", ReplyKeyboardRemove())
         return ConversationHandler.END
     context.user_data.pop(_DRAFT, None)
-    context.remember_locale(member)
+    context.remember_locale(member.locale)
     await context.say(
         update,
         "join/welcome",

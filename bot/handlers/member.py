@@ -13,13 +13,13 @@ from telegram import InputFile, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import keyboards
-from bot.context import BotContext
+from bot.context import BotContext, NotJoined
 from bot.images import member_card_png, qr_png
-from core import allocation, ledger, redemptions, referrals, rewards, tiers
+from core import allocation, ledger, redemptions, referrals, rewards, standing
 from core.codes import format_redemption_code
 from core.digits import format_number
 from core.errors import RewardUnavailable
-from core.models import Member, Reward, utcnow
+from core.models import Member, MemberStatus, Reward, utcnow
 from core.rules import Allocation
 
 HISTORY_PAGE = 10
@@ -28,21 +28,26 @@ PRIVATE = filters.ChatType.PRIVATE
 
 
 async def points(update: Update, context: BotContext) -> None:
-    now = utcnow()
+    """/points: the most asked command, read in one statement outside a transaction."""
     rules = context.club.rules
-    async with context.db() as s:
-        member = await context.member(s, update)
-        qualifying = await tiers.qualifying_points(s, rules, member.id, now)
-        expiring = await ledger.expiring_points(s, member.id, now, EXPIRY_HORIZON)
+    member = await standing.read(
+        context.club.reader, rules, update.effective_user.id, utcnow(), EXPIRY_HORIZON
+    )
+    if member is None or member.status == MemberStatus.ERASED:
+        raise NotJoined()
+    if member.status == MemberStatus.BLOCKED:
+        async with context.db() as s:
+            await context.member(s, update)  # they are back: mark them active again
+    context.remember_locale(member.locale)
     next_tier = rules.next_tier(member.tier)
     await context.say(
         update,
         "points",
         member=member,
-        qualifying=qualifying,
+        qualifying=member.qualifying,
         next_tier=next_tier.key if next_tier else None,
-        to_next=max(next_tier.threshold - qualifying, 0) if next_tier else 0,
-        expiring=expiring,
+        to_next=max(next_tier.threshold - member.qualifying, 0) if next_tier else 0,
+        expiring=member.expiring,
     )
 
 
