@@ -191,7 +191,7 @@ class LotDraw(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     entry_id: Mapped[int] = mapped_column(Id, ForeignKey("ledger_entries.id"), index=True)
-    lot_id: Mapped[int] = mapped_column(Id, ForeignKey("points_lots.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(Id, ForeignKey("points_lots.id"))  # read by entry only
     points: Mapped[int]
 
 

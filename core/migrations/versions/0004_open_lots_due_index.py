@@ -1,9 +1,10 @@
-"""Open points lots by expiry date: a partial index, so expiry never rescans closed lots.
+"""Indexes for the expiry sweep: open lots by expiry date; no index on draws by lot.
 
 The old index on ``(expires_at, remaining)`` held every lot ever opened; the expiry sweep and the
 expiry warnings read only lots with points left, and every lot the sweep closed stayed in their
 way (and its ``remaining`` changing moved its entry). The new index holds open lots only: a lot
-leaves it when it is spent or expires.
+leaves it when it is spent or expires. Lot draws are only ever read by their entry (to restore a
+debit); their index by lot cost every spend and expiry a write and served no query.
 
 Revision ID: 0004
 Revises: 0003
@@ -25,6 +26,7 @@ OPEN = sa.text("remaining > 0")
 
 
 def upgrade() -> None:
+    op.drop_index("ix_lot_draws_lot_id", table_name="lot_draws")
     op.drop_index("ix_points_lots_expiry", table_name="points_lots")
     op.create_index(
         "ix_points_lots_open_due", "points_lots", ["expires_at", "id"],
@@ -35,3 +37,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_points_lots_open_due", table_name="points_lots")
     op.create_index("ix_points_lots_expiry", "points_lots", ["expires_at", "remaining"])
+    op.create_index("ix_lot_draws_lot_id", "lot_draws", ["lot_id"])
