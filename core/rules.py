@@ -96,6 +96,9 @@ class MessagingRules(_Strict):
     offers_per_week: NonNegative = 2  # default frequency cap for offers
     rate_per_second: Positive = 30  # the outbox sender's overall pace
     max_attempts: Positive = 5  # network errors and 5xx are retried this often, with backoff
+    # a message claimed this long ago by a sender that died (or hangs) is sent again; keep it
+    # well above the longest send, or a live sender's message goes out twice
+    stale_claim_seconds: Positive = 120
     birthday_bonus: NonNegative = 100  # points given on the birthday
     churn_days: Positive = 60  # members this long without a purchase are at risk
 

@@ -110,9 +110,7 @@ async def test_a_refused_answer_does_not_stop_the_next(
     assert "INV-2" in answer
 
 
-def test_buttons_and_files_are_never_merged_and_no_message_outgrows_the_limit() -> (
-    None
-):
+def test_buttons_and_files_are_never_merged_and_no_message_outgrows_the_limit() -> None:
     button = InlineKeyboardMarkup([[InlineKeyboardButton("ok", callback_data="x")]])
     queue = deque([
         Answer("a"), Answer("b"), Answer("with button", button), Answer("c"),

@@ -54,9 +54,7 @@ class Rig:
     def message(self, chat_id: int, text: str) -> dict[str, Any]:
         chat = {"id": chat_id, "type": "private", "first_name": "M"}
         user = {"id": chat_id, "is_bot": False, "first_name": "M"}
-        return {
-            "message": {"message_id": 1, "date": 0, "chat": chat, "from": user, "text": text}
-        }
+        return {"message": {"message_id": 1, "date": 0, "chat": chat, "from": user, "text": text}}
 
     def update(self, update_id: int, chat_id: int, text: str) -> Update:
         return Update.de_json({"update_id": update_id, **self.message(chat_id, text)}, self.app.bot)

@@ -30,7 +30,8 @@ Every claim counts as an attempt, whatever the outcome, so no row is ever retrie
 
 A row in flight when the process dies stays ``sending``; :func:`core.outbox.release_stale` (at the
 first round and every ``housekeeping_every`` seconds) puts rows claimed longer than ``stale_after``
-ago back. A message is thus never sent twice, except one that was in flight at a crash.
+(the rule ``messaging.stale_claim_seconds``) ago back. A message is thus never sent twice, except
+one that was in flight at a crash.
 
 Several senders may drain one PostgreSQL outbox (rows are claimed with ``SKIP LOCKED``); each paces
 itself, so give each ``rate / n``. Their per-chat spacing is not shared.
@@ -78,6 +79,7 @@ NETWORK_STREAK_PAUSE = 3  # this many network errors in a row pause the whole se
 MAX_NETWORK_PAUSE = 60.0
 BLOCKED_MEMORY = 10.0  # seconds a 403'd chat is remembered in memory (the database knows after)
 RATE_WINDOW = 10.0  # seconds over which :attr:`Sender.recent_rate` is measured
+HOUSEKEEPING_SECONDS = 30.0  # how often stale claims are looked for (at most)
 
 
 class Clock(Protocol):
@@ -130,7 +132,7 @@ class Sender:
         batch_size: int | None = None,
         max_in_flight: int = 64,
         stale_after: timedelta = timedelta(minutes=2),
-        housekeeping_every: float = 30.0,
+        housekeeping_every: float = HOUSEKEEPING_SECONDS,
         backoff_base: float = 2.0,
         backoff_max: float = 600.0,
         idle_interval: float = 1.0,
@@ -177,9 +179,13 @@ class Sender:
         rules: MessagingRules,
         **options: Any,
     ) -> Sender:
+        stale = float(rules.stale_claim_seconds)
         return cls(
-            bot, sessions, rate=rules.rate_per_second, max_attempts=rules.max_attempts, **options
-        )
+            bot, sessions, rate=rules.rate_per_second, max_attempts=rules.max_attempts,
+            stale_after=timedelta(seconds=stale),
+            housekeeping_every=min(HOUSEKEEPING_SECONDS, stale / 2),
+            **options,
+        )  # fmt: skip
 
     # -- the public loop -------------------------------------------------------------------------
 
@@ -551,8 +557,8 @@ async def start_sender(
     on_progress: ProgressHook | None = None,
     **options: Any,
 ) -> Sender:
-    """For ``post_init``, once the club is open: drain the outbox in the background for the
-    bot's whole life, at the rules' ``messaging.rate_per_second`` and ``max_attempts``."""
+    """Once the club is open: drain the outbox in the background for the bot's whole life, at the
+    rules' ``messaging.rate_per_second``, ``max_attempts`` and ``stale_claim_seconds``."""
     club = club_of(application)
     own_bot = dedicated_bot(application.bot)
     if own_bot is not None:
@@ -576,7 +582,7 @@ def sender_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Sender 
 
 
 async def stop_sender(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """For ``post_shutdown``: stop claiming, let in-flight sends settle, close the own bot."""
+    """At shutdown: stop claiming, let in-flight sends settle, close the own bot."""
     running: _Running | None = application.bot_data.pop(SENDER_KEY, None)
     if running is None:
         return

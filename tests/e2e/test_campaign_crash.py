@@ -7,9 +7,10 @@ always in flight. After 150 deliveries the process is killed. Started again, it 
 rest: no member left out, and no member messaged twice except those whose message was in flight
 at the kill (delivered, but the dead process never recorded it).
 
-Rows claimed by the dead process stay ``sending`` until they are older than the sender's
-``stale_after`` (2 minutes, not configurable) and its housekeeping (every 30 s) puts them back, so
-the scenario takes about two and a half minutes: it runs in the background, beside the other tests.
+Rows claimed by the dead process stay ``sending`` until they are older than the rule
+``messaging.stale_claim_seconds`` (set to 10 s here, 2 minutes by default) and the sender's
+housekeeping (every 5 s then) puts them back; the scenario runs in the background, beside the
+other tests.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core import adjustments, members
 from core.models import Campaign, utcnow
 from core.rules import Rules
 from tests.e2e.harness import (
+    RULES_TOML,
     STAFF_CHAT,
     Background,
     Telegram,
@@ -42,8 +44,10 @@ FIRST_ID = 5_000_000
 KILL_AFTER = 150  # deliveries
 SEND_DELAY = 0.1  # seconds the fake takes to answer a sendMessage
 TEXT = "spring sale"
-# stale_after (120 s) + a housekeeping period (30 s) + sending the rest, with room to spare
-RESUME_TIMEOUT = 240.0
+STALE_CLAIM_SECONDS = 10
+RULES = RULES_TOML + f"stale_claim_seconds = {STALE_CLAIM_SECONDS}\n"  # in [messaging], last
+# stale claims (10 s) + a housekeeping period (5 s) + sending the rest, with room to spare
+RESUME_TIMEOUT = 90.0
 # Delivered but not recorded at the kill: the sends of the last ~0.1 s (30 a second, answered
 # 0.1 s late) and those answered but not yet settled. A handful; this bound leaves room for a
 # loaded machine.
@@ -95,7 +99,7 @@ def _campaign_sends(tg: Telegram) -> Counter[int]:
 
 @background_scenario("campaign_crash")
 def campaign_crash(template: Path, folder: Path) -> Crash:
-    club = new_club(template, folder)
+    club = new_club(template, folder, RULES)
     campaign_id = club.seed(_seed)
     with fake_telegram() as tg, bot_processes(tg, club) as make:
         tg.call(setattr, tg.api, "send_delay", SEND_DELAY)
