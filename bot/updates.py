@@ -3,8 +3,8 @@ confirmed to Telegram only once handled.
 
 python-telegram-bot's ``Updater`` confirms a batch (the next ``getUpdates`` offset) as soon as it
 has fetched it, and its ``Application`` handles updates one at a time, or, with
-``concurrent_updates``, in no particular order. A bot killed with fetched updates not yet handled
-lost them for good; a bot handling one update at a time let one slow chat hold every other up.
+``concurrent_updates``, in no particular order. Killed with fetched updates not yet handled, such a
+bot loses them for good; handling one update at a time, it lets one slow chat hold every other up.
 
 :class:`UpdateFlow` handles each update after the earlier updates of its chat (a conversation's
 steps must stay in order) and beside those of other chats, at most ``limit`` at once. Its
