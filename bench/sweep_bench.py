@@ -19,8 +19,8 @@ async engine:
 - ``tier_seconds``: ``core.lifecycle.evaluate_tiers`` (the monthly ``tiers.evaluate_all`` in one
   transaction, as the housekeeping runs it);
 - ``expiry_seconds``: ``core.ledger.expire_due`` in a loop, ``--batch`` lots per transaction
-  (1,000,000 by default; the bot's own sweep takes 1,000 at a time), until nothing is left to expire;
-  the books are checked afterwards (balance = ledger = open lots, no due lot left open).
+  (1,000,000 by default; the bot's own sweep takes 1,000 at a time), until nothing is left to
+  expire; the books are checked afterwards (balance = ledger = open lots, no due lot left open).
 
 Progress goes to stderr; the last line printed is::
 

@@ -86,13 +86,14 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
 def _register(app: Application, translator: Translator) -> None:
     labels = translator.all_labels
     guard.register(app)
-    for staff_module in (staff_points, staff_rewards, staff_members, staff_campaigns, staff_info):
-        staff_module.register(app)
-    surveys.register(app)
+    # Members first: PTB tries handlers in order, and members send most updates.
     app.add_handler(join.handler())
     profile.register(app, labels)
     member.register(app, labels)
     member_settings.register(app, labels)
+    surveys.register(app)
+    for staff_module in (staff_points, staff_rewards, staff_members, staff_campaigns, staff_info):
+        staff_module.register(app)
     private = filters.ChatType.PRIVATE
     app.add_handler(MessageHandler(private & filters.COMMAND, member.unknown_command))
     app.add_handler(MessageHandler(private & ~filters.COMMAND, member.help_text))

@@ -40,6 +40,7 @@ class Translator:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates ship with the bot: no disk check on every message
         )
         env.filters["num"] = lambda n: format_number(int(n), locale)
         env.filters["jdate"] = lambda d: jalali.format_date(d, locale, self.tz)
