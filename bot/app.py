@@ -57,6 +57,7 @@ from core.club import Club
 from core.config import Settings
 
 SHELL_TOKEN = "1:offline-shell"
+ANSWERS_AT_SHUTDOWN_SECONDS = 10.0  # how long queued group answers may take to go out at a stop
 
 
 def build_application(settings: Settings, request: BaseRequest | None = None) -> Application:
@@ -147,7 +148,7 @@ async def running(app: Application, *, background_work: bool = False) -> AsyncIt
         try:
             yield app
         finally:
-            await group_replies_of(app).drain()
+            await group_replies_of(app).close(ANSWERS_AT_SHUTDOWN_SECONDS)
             await background.stop(app)
             await app.stop()
             await _close(app)

@@ -121,3 +121,15 @@ def test_buttons_and_files_are_never_merged_and_no_message_outgrows_the_limit() 
     while queue:
         taken.append(next_message(queue).text)
     assert taken == ["a\n\nb", "with button", "c", "chart", "d", "x" * (MAX_MESSAGE_CHARS - 1), "y"]
+
+
+async def test_at_shutdown_answers_telegram_will_not_take_are_given_up(bot: BotHarness) -> None:
+    await _join_and_staff(bot)
+    _hold_staff_group(bot)  # never released: Telegram is down
+    await _says(bot, "/purchase 09121234567 100000 INV-1")
+    replies = group_replies_of(bot.app)
+
+    await asyncio.wait_for(replies.close(0.2), 5)
+
+    assert _staff_messages(bot) == []
+    await asyncio.wait_for(replies.drain(), 1)  # nothing left waiting

@@ -15,6 +15,7 @@ before sending one loses only the confirmation (``/member`` shows the purchase).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -72,6 +73,16 @@ class GroupReplies:
     async def drain(self) -> None:
         """Return once every answer posted so far has been sent (or failed)."""
         while self._writers:
+            await asyncio.wait(list(self._writers.values()))
+
+    async def close(self, seconds: float) -> None:
+        """At shutdown: send what is queued for at most ``seconds`` (Telegram may be down), then
+        give up on the rest."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drain(), seconds)
+        for writer in list(self._writers.values()):
+            writer.cancel()
+        if self._writers:
             await asyncio.wait(list(self._writers.values()))
 
     async def _write(self, chat_id: int) -> None:
