@@ -48,8 +48,7 @@ class UpdateFlow:
         self.app = app
         self._slots = asyncio.Semaphore(limit)
         self._last_of_chat: dict[int, asyncio.Task[None]] = {}
-        self._in_flight: set[int] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[int, asyncio.Task[None]] = {}  # by update_id
         self._next = 0  # one past the highest update_id started
         self._progress = asyncio.Event()
 
@@ -70,13 +69,11 @@ class UpdateFlow:
         """Begin handling ``update`` (after the earlier updates of its chat)."""
         key = _chat_key(update)
         previous = self._last_of_chat.get(key) if key is not None else None
-        self._in_flight.add(update.update_id)
         self._next = max(self._next, update.update_id + 1)
         task = asyncio.create_task(
             self._handle(update, previous), name=f"update {update.update_id}"
         )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._in_flight[update.update_id] = task
         if key is not None:
             self._last_of_chat[key] = task
             task.add_done_callback(lambda done: self._forget(key, done))
@@ -94,8 +91,8 @@ class UpdateFlow:
 
     async def finish(self, seconds: float) -> None:
         """Let the updates in flight end (at shutdown), for at most ``seconds``."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=seconds)
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight.values()), timeout=seconds)
 
     async def _handle(self, update: Update, previous: asyncio.Task[None] | None) -> None:
         try:
@@ -106,7 +103,7 @@ class UpdateFlow:
         except Exception:  # process_update hands handler errors to the error handler
             log.exception("update %s could not be processed", update.update_id)
         finally:
-            self._in_flight.discard(update.update_id)
+            self._in_flight.pop(update.update_id, None)
             self._progress.set()
 
     def _forget(self, key: int, task: asyncio.Task[None]) -> None:

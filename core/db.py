@@ -40,20 +40,33 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
+def tune_sqlite_connection(dbapi_connection: Any, busy_timeout_ms: int, *pragmas: str) -> None:
+    """What every SQLite connection of ours gets: no implicit transactions from the sqlite3
+    module, a busy timeout, the page cache, and ``pragmas``."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        *pragmas,
+        f"PRAGMA busy_timeout={busy_timeout_ms}",
+        f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
 def _tune_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy, not the sqlite3 module, decides when transactions begin (for savepoints).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        cursor.close()
+        tune_sqlite_connection(
+            dbapi_connection,
+            SQLITE_BUSY_TIMEOUT_MS,
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON",
+        )
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:

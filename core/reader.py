@@ -21,7 +21,7 @@ from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import SQLITE_CACHE_KIB
+from core.db import tune_sqlite_connection
 
 READ_BUSY_MS = 100
 
@@ -58,11 +58,7 @@ def _local_sqlite(engine: AsyncEngine) -> Engine | None:
 
     @event.listens_for(local, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # autocommit: each statement its own snapshot
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.execute(f"PRAGMA busy_timeout={READ_BUSY_MS}")
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        cursor.close()
+        # no BEGIN at all (autocommit): each statement reads its own snapshot
+        tune_sqlite_connection(dbapi_connection, READ_BUSY_MS, "PRAGMA query_only=ON")
 
     return local
