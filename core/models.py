@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -94,6 +95,7 @@ class EntryKind(StrEnum):
 
 
 class PurchaseStatus(StrEnum):
+    PENDING = "pending"  # inside the return window: its points are promised, not yet spendable
     COMPLETED = "completed"
     REFUNDED = "refunded"
 
@@ -103,12 +105,14 @@ class RedemptionStatus(StrEnum):
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    VOID = "void"  # the member was erased: the code is worth nothing
 
 
 class ReferralStatus(StrEnum):
     JOINED = "joined"  # the friend joined; the referrer waits for their first qualifying purchase
     REWARDED = "rewarded"
     CAPPED = "capped"  # qualified, but the referrer had reached the cap for the period
+    CLAWED_BACK = "clawed_back"  # rewarded, then the purchase that earned it was refunded
 
 
 class Member(Base):
@@ -120,6 +124,9 @@ class Member(Base):
     username: Mapped[str | None] = mapped_column(String(64), index=True)
     name: Mapped[str | None] = mapped_column(String(128))
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # True once the owner shared it with the contact button (Telegram vouches for it); a typed
+    # number is a claim only, and gives way to a verified one.
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     birthday: Mapped[date | None] = mapped_column(Date)
     locale: Mapped[str] = mapped_column(String(8), default="fa")
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -181,6 +188,9 @@ class PointsLot(Base):
     remaining: Mapped[int]
     earned_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    # Points its credit still owes back: a reversal (a refund, a clawback) found them already
+    # spent. Points that later flow back into this lot pay this first.
+    owed: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
 class LotDraw(Base):
@@ -200,6 +210,7 @@ class Purchase(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_purchases_member_created", "member_id", "created_at"),
+        Index("ix_purchases_status_available", "status", "available_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -214,6 +225,51 @@ class Purchase(Base):
     refunded_at: Mapped[datetime | None]
     points_reversed: Mapped[int] = mapped_column(default=0)
     points_unrecovered: Mapped[int] = mapped_column(default=0)  # already spent when refunded
+    # Through the return window (rule earn.pending_days) the points wait; the activation sweep
+    # credits them at this moment. None: credited when recorded.
+    available_at: Mapped[datetime | None]
+
+
+class ForgottenIdentity(Base):
+    """A salted hash of a forgotten member's phone or Telegram id, and nothing else.
+
+    Kept after /forget and /erase so that the same person joining again gets no second welcome
+    bonus and does not count as a new referral; the hash cannot be read back into a number
+    without the club's salt.
+    """
+
+    __tablename__ = "forgotten_identities"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClubSecret(Base):
+    """Secrets the club makes for itself once (the salt of forgotten identities)."""
+
+    __tablename__ = "club_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
+class StaffConfirmation(Base):
+    """A staff action held for a button press: a large purchase, a number nobody verified.
+
+    The request lives in the database, not in the button (64 bytes) or in memory (a restart),
+    so the button works after a deploy and one press decides it once.
+    """
+
+    __tablename__ = "staff_confirmations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    action: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    requested_by: Mapped[int]  # the staff member's telegram id
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None]
+    decision: Mapped[str | None] = mapped_column(String(16))  # confirmed | cancelled
 
 
 class TierChange(Base):
@@ -388,6 +444,7 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # Telegram refused this message (400) or retries ran out
     UNREACHABLE = "unreachable"  # the member blocked the bot (403)
+    CANCELLED = "cancelled"  # the member asked to be forgotten before it went out
 
 
 class Delivery(Base):

@@ -46,6 +46,11 @@ class Allocation(StrEnum):
 class EarnRules(_Strict):
     amount_per_point: Positive = 1000
     max_purchase_amount: Positive = 10_000_000_000
+    pending_days: NonNegative = 0  # a purchase's points wait this return window; 0: at once
+
+
+class PurchaseRules(_Strict):
+    confirm_above: Positive = 50_000_000  # a larger purchase waits for a confirm button
 
 
 class Tier(_Strict):
@@ -77,6 +82,8 @@ class RedemptionRules(_Strict):
 class AdjustRules(_Strict):
     max_points: Positive = 1_000_000
     staff_limit: Positive = 1_000  # above this, only the staff group's administrators may adjust
+    # what one non-administrator may award plus deduct in a day (club time zone), all told
+    staff_daily_limit: Positive = 1_000
 
 
 Hour = Annotated[int, Field(ge=0, le=23, strict=True)]
@@ -137,6 +144,7 @@ class Rules(_Strict):
     currency: str = "Toman"
     club_mode: ClubMode = ClubMode.OPEN
     earn: EarnRules = EarnRules()
+    purchase: PurchaseRules = PurchaseRules()
     tiers: tuple[Tier, ...] = Field(default_factory=_default_tiers, min_length=1)
     tier_policy: TierRules = TierRules()
     expiry: ExpiryRules = ExpiryRules()
