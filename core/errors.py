@@ -63,6 +63,12 @@ class PhoneTaken(BashgahError):
     code = "phone_taken"
 
 
+class StaffDailyLimit(BashgahError):
+    """A staff member (not an administrator) would pass ``adjust.staff_daily_limit`` today."""
+
+    code = "staff_daily_limit"
+
+
 class InsufficientPoints(BashgahError):
     code = "insufficient_points"
 
@@ -77,6 +83,16 @@ class DuplicateReference(BashgahError):
     """A purchase with this external reference is already recorded; nothing was awarded again."""
 
     code = "duplicate_reference"
+
+
+class ReferenceConflict(BashgahError):
+    """The reference names a purchase recorded for another member or amount: not a retry.
+
+    Refused rather than answered "already recorded", so a second till's invoice 1001 is not
+    silently swallowed by the first till's.
+    """
+
+    code = "reference_conflict"
 
 
 class PurchaseNotFound(BashgahError):
@@ -111,6 +127,12 @@ class CodeExpired(BashgahError):
 
 class CodeCancelled(BashgahError):
     code = "code_cancelled"
+
+
+class CodeVoid(BashgahError):
+    """The code's member was erased: it is worth nothing and must not be handed over."""
+
+    code = "code_void"
 
 
 class AlreadyConfirmed(BashgahError):
