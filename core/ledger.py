@@ -4,6 +4,10 @@ Credits open a :class:`PointsLot` that expires on its own date; debits draw the 
 soonest first and record each draw, so a refund can put points back exactly where they came from.
 Each call carries an idempotency key: the same key again returns the first entry and moves nothing.
 
+A reversed credit whose points were already spent records the shortfall on its lot (``owed``).
+Whatever later flows back into that lot (a cancelled or expired code, any refund of a debit) pays
+that shortfall first, with a ``reversal`` entry, so points a refund took back never come back.
+
 Concurrency: every movement first locks the member's row (``SELECT … FOR UPDATE`` on PostgreSQL;
 SQLite already serializes writers with ``BEGIN IMMEDIATE``), so the balance check, the entry, the
 balance and the lots change as one step per member.
@@ -183,7 +187,12 @@ async def reverse(
     """Take back a credit's points: its own lot first, then the oldest others.
 
     The balance never goes negative: if the member already spent some of the points, only what is
-    there is taken back, and the rest is reported as ``unrecovered`` for the caller to record.
+    there is taken back, and the rest is reported as ``unrecovered`` and owed by the credit's lot,
+    to be paid off by the first points that flow back into it.
+
+    A credit is reversed once: the caller guards that with its own state (a purchase refunded, a
+    referral clawed back), checked under the member's lock, because a reversal that found nothing
+    to take writes no entry to replay.
     """
     original = await session.get(LedgerEntry, credit_id)
     if original is None or original.delta <= 0:
@@ -194,9 +203,9 @@ async def reverse(
         return Reversal(replay, -replay.delta, original.delta + replay.delta)
     member = await lock_member(session, original.member_id)
     recovered = min(original.delta, member.balance)
+    lot_id = await session.scalar(select(PointsLot.id).where(PointsLot.entry_id == credit_id))
     entry = None
     if recovered:
-        lot_id = await session.scalar(select(PointsLot.id).where(PointsLot.entry_id == credit_id))
         entry = await debit(
             session,
             original.member_id,
@@ -209,7 +218,27 @@ async def reverse(
             first_lot_id=lot_id,
             reverses_id=credit_id,
         )
-    return Reversal(entry, recovered, original.delta - recovered)
+    unrecovered = original.delta - recovered
+    if unrecovered:
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot_id)
+            .values(owed=PointsLot.owed + unrecovered)
+            .execution_options(synchronize_session=False)
+        )
+    return Reversal(entry, recovered, unrecovered)
+
+
+async def owed(session: AsyncSession, credit_ids: list[int]) -> dict[int, int]:
+    """Points each of these reversed credits still owes (only those owing something)."""
+    if not credit_ids:
+        return {}
+    rows = await session.execute(
+        select(PointsLot.entry_id, PointsLot.owed).where(
+            PointsLot.entry_id.in_(credit_ids), PointsLot.owed > 0
+        )
+    )
+    return {entry_id: int(points) for entry_id, points in rows.all()}
 
 
 async def expire_due(session: AsyncSession, now: datetime | None = None, limit: int = 1000) -> int:
@@ -488,7 +517,7 @@ async def _move(
                     )
                 )
             elif restore_from is not None:
-                await _restore_draws(session, restore_from)
+                await _restore_draws(session, member, entry, restore_from)
             else:
                 await _draw_lots(session, entry, first_lot_id)
             await session.flush()
@@ -526,14 +555,55 @@ async def _draw_lots(session: AsyncSession, entry: LedgerEntry, first_lot_id: in
     raise RuntimeError(f"ledger invariant broken for member {entry.member_id}")
 
 
-async def _restore_draws(session: AsyncSession, debit_id: int) -> None:
+async def _restore_draws(
+    session: AsyncSession, member: Member, entry: LedgerEntry, debit_id: int
+) -> None:
+    """Put a debit's draws back in their lots; a lot that owes points pays them off first."""
     draws = await session.execute(
-        select(LotDraw.lot_id, LotDraw.points).where(LotDraw.entry_id == debit_id)
+        select(LotDraw.lot_id, LotDraw.points, PointsLot.owed, PointsLot.entry_id)
+        .join(PointsLot, PointsLot.id == LotDraw.lot_id)
+        .where(LotDraw.entry_id == debit_id)
     )
-    for lot_id, points in draws.all():
+    for lot_id, points, lot_owed, credit_id in draws.all():
         await session.execute(
             update(PointsLot)
             .where(PointsLot.id == lot_id)
             .values(remaining=PointsLot.remaining + points)
             .execution_options(synchronize_session=False)
         )
+        if lot_owed:
+            await _pay_off(session, member, entry, lot_id, credit_id, min(points, lot_owed))
+
+
+async def _pay_off(
+    session: AsyncSession,
+    member: Member,
+    cause: LedgerEntry,
+    lot_id: int,
+    credit_id: int,
+    points: int,
+) -> None:
+    """Take back ``points`` just restored into a lot whose credit was reversed short.
+
+    Written as the reversal the credit could not make at the time: a ``reversal`` entry of the
+    credit, drawn from its own lot, in the same savepoint as the restore that ``cause`` made.
+    """
+    payoff = LedgerEntry(
+        member_id=member.id,
+        delta=-points,
+        kind=EntryKind.REVERSAL,
+        idempotency_key=f"owed:{lot_id}:{cause.id}",
+        reason="owed",
+        reverses_id=credit_id,
+        created_at=cause.created_at,
+    )
+    session.add(payoff)
+    await session.flush()
+    member.balance -= points
+    await session.execute(
+        update(PointsLot)
+        .where(PointsLot.id == lot_id)
+        .values(remaining=PointsLot.remaining - points, owed=PointsLot.owed - points)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(LotDraw(entry_id=payoff.id, lot_id=lot_id, points=points))

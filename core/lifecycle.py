@@ -1,9 +1,10 @@
 """Lifecycle: the messages a member's own story calls for, chosen in SQL, and the sweep's chores.
 
-A periodic sweep first does the housekeeping (points expiry, code expiry, the monthly tier
-evaluation), each chore in its own transaction, then asks each selector below for the members who
-are owed a message now: a tier change, a downgrade warning, points about to expire, a birthday, a
-win-back offer, a code about to lapse. Every message has a dedupe key that names the moment
+A periodic sweep first does the housekeeping (points expiry, code expiry, pending points whose
+return window has passed, the monthly tier evaluation), each chore in its own transaction, then
+asks each selector below for the members who are owed a message now: points that became usable,
+a tier change, a downgrade warning, points about to expire, a birthday, a win-back offer, a code
+about to lapse. Every message has a dedupe key that names the moment
 (``tier:<change>``, ``birthday:<member>:<year>``, ...), and every selector leaves out the members
 whose key is already in the outbox, so a second sweep, or two at once, writes nothing new.
 
@@ -37,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import ledger, messaging, redemptions, segments, tiers
+from core import ledger, messaging, purchases, redemptions, segments, tiers
 from core.clock import after_days, end_of_local_day
 from core.codes import format_redemption_code
 from core.db import transaction
@@ -61,6 +62,7 @@ PAGE = 500
 EXPIRY_BATCH = 1000
 MAX_BATCHES = 50  # per chore and sweep; the next sweep carries on
 TIER_CHANGE_DAYS = 3  # a tier change older than this is old news
+ACTIVATION_NEWS_DAYS = 7  # points usable for longer than this are not announced any more
 EXPIRY_NOTICES = (30, 7)  # days before points expire that a member is told
 CODE_WARN = timedelta(days=2)
 _EPOCH = date(1970, 1, 1)
@@ -117,6 +119,23 @@ async def expire_codes(
     return total
 
 
+async def activate_points(
+    sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime, tz: ZoneInfo
+) -> int:
+    """Credit purchases whose return window has passed, a batch per transaction; returns how many.
+
+    Before the tier evaluation, so points that became usable count in the same sweep.
+    """
+    total = 0
+    for _ in range(MAX_BATCHES):
+        async with transaction(sessions) as session:
+            activated = await purchases.activate_due(session, rules, now, limit=EXPIRY_BATCH)
+        total += len(activated)
+        if len(activated) < EXPIRY_BATCH:
+            break
+    return total
+
+
 async def evaluate_tiers(
     sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime, tz: ZoneInfo
 ) -> int:
@@ -130,7 +149,7 @@ async def evaluate_tiers(
 
 
 Chore = Callable[[async_sessionmaker[AsyncSession], Rules, datetime, ZoneInfo], Awaitable[int]]
-HOUSEKEEPING: tuple[Chore, ...] = (expire_points, expire_codes, evaluate_tiers)
+HOUSEKEEPING: tuple[Chore, ...] = (expire_points, expire_codes, activate_points, evaluate_tiers)
 
 
 # --- selectors ------------------------------------------------------------------------------
@@ -416,7 +435,42 @@ async def codes_expiring(
     return Page(notices, _next(rows, limit, lambda row: row[0].id))
 
 
+async def points_activated(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    """Purchases whose pending points became usable lately: key ``activated:<purchase>``."""
+    key = _key("activated:", Purchase.id)
+    rows = (
+        await session.execute(
+            select(Purchase, Member)
+            .join(Member, Member.id == Purchase.member_id)
+            .where(
+                Purchase.id > after,
+                Purchase.status == PurchaseStatus.COMPLETED,
+                Purchase.points > 0,
+                Purchase.available_at <= now,
+                Purchase.available_at > now - timedelta(days=ACTIVATION_NEWS_DAYS),
+                _reachable(),
+                _not_written(key),
+            )
+            .order_by(Purchase.id)
+            .limit(limit)
+        )
+    ).all()
+    notices = [
+        Notice(
+            member,
+            "points_activated",
+            f"activated:{purchase.id}",
+            {"points": purchase.points, "purchase": purchase, "balance": member.balance},
+        )
+        for purchase, member in rows
+    ]
+    return Page(notices, _next(rows, limit, lambda row: row[0].id))
+
+
 SELECTORS: tuple[Selector, ...] = (
+    points_activated,
     tier_changes,
     tier_warnings,
     expiring_30,

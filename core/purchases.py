@@ -1,16 +1,22 @@
 """Purchases: points earned by the rules, exactly once per external reference.
 
 The reference (a receipt or order number) is unique per club: recording the same purchase twice,
-by a retry, a double tap or two cashiers at once, awards nothing the second time.
+by a retry, a double tap or two cashiers at once, awards nothing the second time, and the same
+reference for another member or amount is refused, not taken for a retry.
+
+With a return window (rule ``earn.pending_days``) a purchase's points wait: the purchase is
+recorded ``pending`` with the moment they become usable, and :func:`activate_due` (a sweep step)
+credits them then. A refund inside the window cancels them before they ever reach the balance.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,12 +29,22 @@ from core.errors import (
     InvalidInput,
     MemberInactive,
     PurchaseNotFound,
+    ReferenceConflict,
 )
-from core.models import EntryKind, LedgerEntry, MemberStatus, Purchase, PurchaseStatus, utcnow
-from core.referrals import ReferrerReward
+from core.models import (
+    EntryKind,
+    Member,
+    MemberStatus,
+    Purchase,
+    PurchaseStatus,
+    utcnow,
+)
+from core.referrals import Clawback, ReferrerReward
 from core.rules import Rules
 
 MAX_REFERENCE_LENGTH = 64
+# Blocking the bot (403) only means "don't message": such a member still earns.
+EARNING = frozenset({MemberStatus.ACTIVE, MemberStatus.BLOCKED})
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,11 @@ class PurchaseResult:
     tier_before: str
     tier_after: str
     referrer_reward: ReferrerReward | None
+
+    @property
+    def pending(self) -> bool:
+        """The points wait for the return window; ``purchase.available_at`` says until when."""
+        return self.purchase.status == PurchaseStatus.PENDING
 
 
 def clean_reference(reference: str) -> str:
@@ -70,13 +91,13 @@ async def record(
         raise InvalidInput("too_large", str(amount))
     reference = clean_reference(reference) if reference else f"auto-{secrets.token_hex(8)}"
     member = await ledger.lock_member(session, member_id)
-    if member.status != MemberStatus.ACTIVE:
+    if member.status not in EARNING:
         raise MemberInactive(member_id=member_id)
-    if await _by_reference(session, reference) is not None:
-        raise DuplicateReference(reference=reference)
+    await _refuse_taken(session, reference, member_id, amount)
 
     tier_before = member.tier
     points = rules.purchase_points(amount, tier_before)
+    pending_days = rules.earn.pending_days
     purchase = Purchase(
         member_id=member_id,
         amount=amount,
@@ -85,37 +106,159 @@ async def record(
         points=points,
         actor_id=actor_id,
         created_at=now,
+        status=PurchaseStatus.PENDING if pending_days else PurchaseStatus.COMPLETED,
+        available_at=after_days(now, pending_days) if pending_days else None,
     )
     try:
         async with session.begin_nested():
             session.add(purchase)
             await session.flush()
     except IntegrityError:
-        raise DuplicateReference(reference=reference) from None
-    if points:
-        await ledger.credit(
-            session,
-            member_id,
-            points,
-            EntryKind.EARN,
-            _earn_key(purchase),
-            expires_at=after_days(now, rules.expiry.days),
-            reason=f"purchase {reference}",
-            actor_id=actor_id,
-            now=now,
-        )
-    await tiers.upgrade_if_reached(session, rules, member, now)
-    reward = await referrals.reward_referrer(session, rules, purchase, now)
+        await _refuse_taken(session, reference, member_id, amount)
+        raise
+    reward = None
+    if not pending_days:
+        reward = await _complete(session, rules, member, purchase, now)
     await surveys.after_purchase(session, rules, purchase, now)
     return PurchaseResult(purchase, points, member.balance, tier_before, member.tier, reward)
+
+
+async def _refuse_taken(session: AsyncSession, reference: str, member_id: int, amount: int) -> None:
+    """Refuse a reference already used: a retry of the same purchase, or a conflicting one."""
+    earlier = await _by_reference(session, reference)
+    if earlier is None:
+        return
+    if (earlier.member_id, earlier.amount) != (member_id, amount):
+        raise ReferenceConflict(reference=reference)
+    raise DuplicateReference(
+        reference=reference,
+        purchase_id=earlier.id,
+        member_id=earlier.member_id,
+        amount=earlier.amount,
+        points=earlier.points,
+        status=str(earlier.status),
+    )
+
+
+async def _complete(
+    session: AsyncSession, rules: Rules, member: Member, purchase: Purchase, now: datetime
+) -> ReferrerReward | None:
+    """Credit the purchase's points (key ``purchase:<id>``), move the tier, thank the referrer.
+
+    At once for a purchase without a return window, at activation for one with it: either way the
+    referrer's bonus follows points that are final, so a refund inside the window never gives it.
+    The lot's dates come from the purchase alone, so the same purchase always makes the same lot.
+    """
+    earned_at = purchase.available_at or purchase.created_at
+    purchase.status = PurchaseStatus.COMPLETED
+    if purchase.points:
+        await ledger.credit(
+            session,
+            purchase.member_id,
+            purchase.points,
+            EntryKind.EARN,
+            _earn_key(purchase),
+            expires_at=after_days(earned_at, rules.expiry.days),
+            reason=f"purchase {purchase.reference}",
+            actor_id=purchase.actor_id,
+            now=earned_at,
+        )
+    await tiers.upgrade_if_reached(session, rules, member, now)
+    return await referrals.reward_referrer(session, rules, purchase, now)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A pending purchase whose points just became usable."""
+
+    purchase: Purchase
+    balance: int
+    referrer_reward: ReferrerReward | None
+
+
+async def activate_due(
+    session: AsyncSession, rules: Rules, now: datetime | None = None, limit: int = 1000
+) -> list[Activation]:
+    """Credit the pending purchases whose return window has passed; safe to run twice or at once.
+
+    Each purchase is re-read under its member's lock and skipped unless still pending, and its
+    credit has the key a direct purchase uses, so no purchase is credited twice. Erased members'
+    purchases are left pending: erased members do not earn.
+    """
+    now = now or utcnow()
+    due = await session.scalars(
+        select(Purchase)
+        .join(Member, Member.id == Purchase.member_id)
+        .where(
+            Purchase.status == PurchaseStatus.PENDING,
+            Purchase.available_at <= now,
+            Member.status != MemberStatus.ERASED,
+        )
+        .order_by(Purchase.available_at, Purchase.id)
+        .limit(limit)
+        .with_for_update(of=Purchase, skip_locked=True)
+    )
+    activated = []
+    for purchase in due.all():
+        member = await ledger.lock_member(session, purchase.member_id)
+        await session.refresh(purchase)
+        if purchase.status != PurchaseStatus.PENDING:
+            continue
+        reward = await _complete(session, rules, member, purchase, now)
+        activated.append(Activation(purchase, member.balance, reward))
+    await session.flush()
+    return activated
+
+
+@dataclass(frozen=True)
+class PendingPoints:
+    """Points a member has waiting in return windows: the total, and each (date usable, points)."""
+
+    points: int
+    batches: list[tuple[datetime, int]]
+
+
+def pending_query(member_id: object) -> Select[tuple[datetime, int]]:
+    """(available_at, points) of a member's pending purchases, soonest first."""
+    return (
+        select(Purchase.available_at, Purchase.points)
+        .where(
+            Purchase.member_id == member_id,
+            Purchase.status == PurchaseStatus.PENDING,
+            Purchase.points > 0,
+        )
+        .order_by(Purchase.available_at, Purchase.id)
+    )
+
+
+def pending_from(rows: Iterable[tuple[datetime, int]]) -> PendingPoints:
+    batches = [(available_at, int(points)) for available_at, points in rows]
+    return PendingPoints(sum(points for _, points in batches), batches)
+
+
+async def pending(session: AsyncSession, member_id: int) -> PendingPoints:
+    """What :class:`PendingPoints` the member has: promised, not yet spendable, not for tiers."""
+    return pending_from((await session.execute(pending_query(member_id))).all())
+
+
+async def pending_total(session: AsyncSession) -> int:
+    """Points the club has promised through return windows: tomorrow's liability."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Purchase.points), 0)).where(
+            Purchase.status == PurchaseStatus.PENDING
+        )
+    )
+    return int(total or 0)
 
 
 @dataclass(frozen=True)
 class RefundResult:
     purchase: Purchase
     reversed: int
-    unrecovered: int
+    unrecovered: int  # already spent: owed by the purchase's lot, paid off by points coming back
     balance: int
+    clawback: Clawback | None  # the referrer's bonus this purchase had earned, taken back
+    was_pending: bool = False  # refunded inside the return window: the points never came
 
 
 async def refund(
@@ -125,11 +268,13 @@ async def refund(
     actor_id: int | None = None,
     now: datetime | None = None,
 ) -> RefundResult:
-    """Reverse a purchase's points.
+    """Reverse a purchase's points, and the referrer's bonus it earned.
 
-    If the member already spent some of them, the balance is taken to zero and not below; the
-    shortfall is kept on the purchase (``points_unrecovered``) for staff to see, because a
-    loyalty balance is not a debt the club can collect.
+    If the member already spent some of them, the balance is taken to zero and not below, because
+    a loyalty balance is not a debt the club can collect; the shortfall (``points_unrecovered``,
+    as it was at the refund) is owed by the purchase's lot and paid off by the first points that
+    flow back into it, so a refunded purchase nets nothing whatever follows. Inside the return
+    window nothing was credited yet: the points are simply cancelled.
     """
     now = now or utcnow()
     purchase = await _by_reference(session, clean_reference(reference))
@@ -139,22 +284,33 @@ async def refund(
     await session.refresh(purchase)
     if purchase.status == PurchaseStatus.REFUNDED:
         raise AlreadyRefunded(reference=purchase.reference)
-    earned = await session.scalar(
-        select(LedgerEntry).where(LedgerEntry.idempotency_key == _earn_key(purchase))
-    )
-    recovered = unrecovered = 0
+    was_pending = purchase.status == PurchaseStatus.PENDING
+    reason = f"refund {purchase.reference}"
+    earned = await ledger.by_key(session, _earn_key(purchase))
+    outcome = ledger.Reversal(None, 0, 0)
     if earned is not None:
         outcome = await ledger.reverse(
-            session, earned.id, reason=f"refund {purchase.reference}", actor_id=actor_id, now=now
+            session, earned.id, reason=reason, actor_id=actor_id, now=now
         )
-        recovered, unrecovered = outcome.recovered, outcome.unrecovered
+    clawback = await referrals.claw_back(session, purchase, reason=reason, now=now)
     purchase.status = PurchaseStatus.REFUNDED
     purchase.refunded_at = now
-    purchase.points_reversed = recovered
-    purchase.points_unrecovered = unrecovered
+    purchase.points_reversed = outcome.recovered
+    purchase.points_unrecovered = outcome.unrecovered
     member = await ledger.lock_member(session, purchase.member_id)
     await session.flush()
-    return RefundResult(purchase, recovered, unrecovered, member.balance)
+    return RefundResult(
+        purchase, outcome.recovered, outcome.unrecovered, member.balance, clawback, was_pending
+    )
+
+
+async def owed(session: AsyncSession, purchase: Purchase) -> int:
+    """Points a refunded purchase still owes: its shortfall not yet paid off by points that came
+    back (``points_unrecovered`` keeps the shortfall as it was at the refund)."""
+    earned = await ledger.by_key(session, _earn_key(purchase))
+    if earned is None:
+        return 0
+    return (await ledger.owed(session, [earned.id])).get(earned.id, 0)
 
 
 async def recent(session: AsyncSession, member_id: int, limit: int = 5) -> list[Purchase]:

@@ -3,6 +3,10 @@
 The newcomer is thanked on joining; the referrer only once the friend makes a first qualifying
 purchase, so inventing friends earns nothing. One referrer per member, no self-referral, and a cap
 per referrer and period so one person cannot farm the programme.
+
+The referrer's bonus follows the purchase that earned it: refunding that purchase claws the bonus
+back (to zero at most, the rest owed like any reversal), and a clawed-back referral still counts
+towards the cap, so buying and refunding does not farm it either.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger
@@ -29,6 +33,8 @@ from core.models import (
 from core.rules import Rules
 
 REFERRAL_LINK_PREFIX = "ref_"
+# Referrals that used up the referrer's allowance for the period, refunded or not.
+CAP_COUNTED = (ReferralStatus.REWARDED, ReferralStatus.CLAWED_BACK)
 
 
 class Attribution(StrEnum):
@@ -110,7 +116,7 @@ async def reward_referrer(
     rewarded = await session.scalar(
         select(func.count()).where(
             Referral.referrer_id == referral.referrer_id,
-            Referral.status == ReferralStatus.REWARDED,
+            Referral.status.in_(CAP_COUNTED),
             Referral.rewarded_at > window_start,
         )
     )
@@ -126,7 +132,7 @@ async def reward_referrer(
         referral.referrer_id,
         rules.referral.referrer_bonus,
         EntryKind.REFERRAL,
-        f"referral:referrer:{referral.id}",
+        _referrer_key(referral),
         expires_at=after_days(now, rules.expiry.days),
         reason="friend_purchase",
         now=now,
@@ -135,6 +141,46 @@ async def reward_referrer(
     return ReferrerReward(
         referral.referrer_id, ReferralStatus.REWARDED, rules.referral.referrer_bonus
     )
+
+
+@dataclass(frozen=True)
+class Clawback:
+    """A referrer's bonus taken back: what came back, and what was already spent (now owed)."""
+
+    referrer_id: int
+    points: int
+    recovered: int
+    unrecovered: int
+
+
+async def claw_back(
+    session: AsyncSession, purchase: Purchase, *, reason: str, now: datetime
+) -> Clawback | None:
+    """Take back the referrer's bonus that ``purchase`` earned, if it earned one.
+
+    Under the referrer's lock the referral is re-read, so a refund replayed or raced claws back
+    once; the referral is marked ``clawed_back`` for good (a later purchase does not earn again).
+    """
+    referral = await session.scalar(
+        select(Referral).where(
+            Referral.purchase_id == purchase.id, Referral.status == ReferralStatus.REWARDED
+        )
+    )
+    if referral is None:
+        return None
+    await ledger.lock_member(session, referral.referrer_id)
+    await session.refresh(referral)
+    bonus = await ledger.by_key(session, _referrer_key(referral))
+    if referral.status != ReferralStatus.REWARDED or bonus is None:
+        return None
+    outcome = await ledger.reverse(session, bonus.id, reason=reason, now=now)
+    referral.status = ReferralStatus.CLAWED_BACK
+    await session.flush()
+    return Clawback(referral.referrer_id, bonus.delta, outcome.recovered, outcome.unrecovered)
+
+
+def _referrer_key(referral: Referral) -> str:
+    return f"referral:referrer:{referral.id}"
 
 
 @dataclass(frozen=True)
@@ -152,15 +198,20 @@ async def stats(session: AsyncSession, member_id: int) -> ReferralStats:
         .group_by(Referral.status)
     )
     counts = dict(rows.all())
+    bonuses = select(LedgerEntry.id).where(
+        LedgerEntry.member_id == member_id,
+        LedgerEntry.kind == EntryKind.REFERRAL,
+        LedgerEntry.idempotency_key.like("referral:referrer:%"),
+    )
+    # Net of clawbacks: a bonus taken back (or still owed back) was not earned.
     points = await session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.delta), 0)).where(
-            LedgerEntry.member_id == member_id,
-            LedgerEntry.kind == EntryKind.REFERRAL,
-            LedgerEntry.idempotency_key.like("referral:referrer:%"),
+            or_(LedgerEntry.id.in_(bonuses), LedgerEntry.reverses_id.in_(bonuses))
         )
     )
+    owed = await ledger.owed(session, list(await session.scalars(bonuses)))
     return ReferralStats(
         joined=sum(counts.values()),
         rewarded=counts.get(ReferralStatus.REWARDED, 0),
-        points_earned=int(points or 0),
+        points_earned=int(points or 0) - sum(owed.values()),
     )

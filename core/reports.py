@@ -14,7 +14,9 @@ Point flows, all from the ledger (a debit is negative, so each flow is reported 
 - ``points_deducted``: ``-sum of negative adjust`` (staff deductions).
 
 So ``issued - redeemed - expired - reversed - deducted == outstanding``, the sum of every balance:
-the points the club still owes, its liability.
+the points the club still owes, its liability. Beside it, ``points_pending``: points promised by
+purchases still in their return window (not in any balance yet), and ``points_owed``: what refunded
+purchases and clawed-back bonuses could not take back, to be recovered from points that come back.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from core.models import (
     LedgerEntry,
     Member,
     MemberStatus,
+    PointsLot,
     Purchase,
     Redemption,
     RedemptionStatus,
     Reward,
 )
+from core.purchases import PendingPoints
 from core.referrals import ReferralStats
 from core.rules import Rules, Tier
 
@@ -63,6 +67,8 @@ class ClubStats:
     points_reversed: int
     points_deducted: int
     points_outstanding: int  # the sum of all balances: the club's liability
+    points_pending: int  # promised by purchases in their return window: liability to come
+    points_owed: int  # not taken back from refunds and clawbacks yet
     redemption_rate: float  # redeemed / issued; 0.0 before anything is issued
     top_rewards: tuple[TopReward, ...]
 
@@ -108,6 +114,7 @@ async def club_stats(session: AsyncSession, rules: Rules, now: datetime) -> Club
     issued = sum(plus(kind) for kind in ISSUING_KINDS)
     redeemed = minus(EntryKind.REDEEM) - plus(EntryKind.REFUND)
     outstanding = await session.scalar(select(func.coalesce(func.sum(Member.balance), 0)))
+    owed = await session.scalar(select(func.coalesce(func.sum(PointsLot.owed), 0)))
 
     held = Redemption.status.in_([RedemptionStatus.RESERVED, RedemptionStatus.CONFIRMED])
     top = await session.execute(
@@ -130,6 +137,8 @@ async def club_stats(session: AsyncSession, rules: Rules, now: datetime) -> Club
         points_reversed=minus(EntryKind.REVERSAL),
         points_deducted=minus(EntryKind.ADJUST),
         points_outstanding=int(outstanding or 0),
+        points_pending=await purchases.pending_total(session),
+        points_owed=int(owed or 0),
         redemption_rate=redeemed / issued if issued else 0.0,
         top_rewards=tuple(TopReward(title, int(n)) for title, n in top.all()),
     )
@@ -141,6 +150,7 @@ class MemberSummary:
 
     member: Member
     qualifying_points: int
+    pending: PendingPoints  # waiting in return windows: not in the balance, not for tiers
     recent_purchases: list[Purchase]  # newest first
     open_redemptions: list[Redemption]  # reserved, oldest first
     referrals: ReferralStats
@@ -157,6 +167,7 @@ async def member_summary(
     return MemberSummary(
         member=member,
         qualifying_points=qualifying,
+        pending=await purchases.pending(session, member_id),
         recent_purchases=await purchases.recent(session, member_id, RECENT_PURCHASES),
         open_redemptions=await redemptions.open_for_member(session, member_id),
         referrals=await referrals.stats(session, member_id),

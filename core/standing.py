@@ -2,8 +2,10 @@
 
 Balance and tier (the member row), points that count towards the next tier, and lots expiring
 soon: one row per expiring lot (or one row with none), read by :class:`core.reader.Reader`
-without a transaction. The rules are the ones :func:`core.tiers.qualifying_points` and
-:func:`core.ledger.expiring_points` apply; only the way of reading differs.
+without a transaction. Points still in a return window are summed in the same row; only a member
+who has some pays a second statement for their dates. The rules are the ones
+:func:`core.tiers.qualifying_points`, :func:`core.ledger.expiring_points` and
+:func:`core.purchases.pending` apply; only the way of reading differs.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 
 from core.ledger import expiring_lot
-from core.models import Member, MemberStatus, PointsLot
+from core.models import Member, MemberStatus, PointsLot, Purchase, PurchaseStatus
+from core.purchases import PendingPoints, pending_from, pending_query
 from core.reader import Reader
 from core.rules import Rules
 from core.tiers import qualifying_cutoff, qualifying_points_query
@@ -33,12 +36,18 @@ class Standing:
     expiring: list[tuple[datetime, int]] = field(
         default_factory=list
     )  # (date, points), soonest first
+    pending: PendingPoints = field(default_factory=lambda: PendingPoints(0, []))
 
 
 @cache
 def _statement() -> Select:
     """Built once: constructing a statement costs more than running it."""
     qualifying = qualifying_points_query(Member.id, bindparam("cutoff")).scalar_subquery()
+    pending = (
+        select(func.coalesce(func.sum(Purchase.points), 0))
+        .where(Purchase.member_id == Member.id, Purchase.status == PurchaseStatus.PENDING)
+        .scalar_subquery()
+    )
     return (
         select(
             Member.id,
@@ -48,6 +57,7 @@ def _statement() -> Select:
             Member.locale,
             Member.status,
             qualifying,
+            pending,
             PointsLot.expires_at,
             PointsLot.remaining,
         )
@@ -73,8 +83,24 @@ async def read(
     )
     if not rows:
         return None
-    member_id, name, balance, tier, locale, status, qualifying, *_ = rows[0]
+    member_id, name, balance, tier, locale, status, qualifying, pending, *_ = rows[0]
     expiring = [(expires_at, left) for *_, expires_at, left in rows if expires_at is not None]
+    waiting = PendingPoints(0, [])
+    if pending:
+        waiting = pending_from(await reader.rows(_pending_statement(), {"member_id": member_id}))
     return Standing(
-        member_id, name, balance, tier, locale, MemberStatus(status), int(qualifying), expiring
+        member_id,
+        name,
+        balance,
+        tier,
+        locale,
+        MemberStatus(status),
+        int(qualifying),
+        expiring,
+        waiting,
     )
+
+
+@cache
+def _pending_statement() -> Select:
+    return pending_query(bindparam("member_id"))

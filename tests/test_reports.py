@@ -70,6 +70,8 @@ async def test_an_empty_club(session: AsyncSession, rules: Rules, now: datetime)
         points_reversed=0,
         points_deducted=0,
         points_outstanding=0,
+        points_pending=0,
+        points_owed=0,
         redemption_rate=0.0,
         top_rewards=(),
     )
