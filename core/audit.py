@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import AuditEntry, utcnow
 
+SYSTEM_ACTOR = 0  # the actor of what the club's rules do by themselves (a number moving owner)
+
 
 async def record(
     session: AsyncSession,

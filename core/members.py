@@ -3,6 +3,13 @@
 Joining is idempotent on the Telegram user id, so a repeated ``/start`` or a retried update never
 makes a second member. Erasing removes personal data but keeps the ledger, whose sums the club's
 accounts depend on.
+
+A phone number belongs to whoever Telegram says owns it (:func:`claim_phone`). A number shared with
+the contact button by its owner is *verified*; a typed one is a claim only. A verified claim takes
+the number from anyone else who holds it: they lose it, the move is audited, and their points stay
+with them (staff are told, and move anything only after looking into it). A typed number is
+attached only while nobody holds it; otherwise it is left unattached *without saying so*, so the
+answer to a typist is the same for a member's number and a free one and nothing leaks.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import referrals
+from core import audit, identities, outbox, redemptions, referrals
 from core.codes import new_code
 from core.digits import to_latin_digits
 from core.errors import InvalidInput, MemberNotFound, PhoneTaken, RegistrationClosed
@@ -30,16 +37,32 @@ LOCALES = ("fa", "en")
 MAX_NAME_LENGTH = 128
 # Zero-width non-joiner and joiner: invisible, but Persian spelling needs them between letters.
 _JOINERS = frozenset("\u200c\u200d")
-_MEMBER_NUMBER = re.compile(r"^#?\d{1,9}$")
+# A member number has at most nine digits and no leading zero: ``0912…`` and a ten-digit
+# ``912…`` are phone numbers. ASCII digits only (``\d`` would let other scripts' digits in).
+_MEMBER_NUMBER = re.compile(r"^#?[1-9][0-9]{0,8}$")
 _USERNAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
+CLAIM_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class PhoneClaim:
+    """How a claim on a number ended: ``displaced`` is the member who lost it to a verified one."""
+
+    attached: bool
+    displaced: Member | None = None
 
 
 @dataclass(frozen=True)
 class JoinResult:
+    """``returning``: the Telegram id or verified phone was a forgotten member's, so no bonus and
+    no referral; ``displaced``: the member whose unverified number this verified newcomer took."""
+
     member: Member
     created: bool
     attribution: Attribution = Attribution.NONE
     referral: Referral | None = None
+    returning: bool = False
+    displaced: Member | None = None
 
 
 async def join(
@@ -49,20 +72,30 @@ async def join(
     telegram_id: int,
     name: str,
     phone: str | None = None,
+    phone_verified: bool = False,
     birthday: date | None = None,
     locale: str = "fa",
     username: str | None = None,
     referral_code: str | None = None,
     now: datetime | None = None,
 ) -> JoinResult:
-    """Make ``telegram_id`` a member, or return the member they already are."""
+    """Make ``telegram_id`` a member, or return the member they already are.
+
+    ``phone_verified`` says the number came from the contact button of its owner. A typed number
+    that is already held is not attached, and nothing in the result a face shows says so. Only
+    evidence counts against a newcomer: a forgotten Telegram id or verified phone makes them a
+    returning person (no welcome bonus, no referral), and a verified phone equal to the referrer's
+    is a self-referral. A typed number does neither, or the answer would tell a stranger whose
+    number it is.
+    """
     now = now or utcnow()
     existing = await by_telegram_id(session, telegram_id)
     if existing is not None:
         return JoinResult(existing, created=False)
     referrer = await referrals.find_referrer(session, referral_code)
     normalized_phone = normalize_phone(phone) if phone else None
-    if referrer is not None and normalized_phone and referrer.phone == normalized_phone:
+    verified_phone = normalized_phone if phone_verified else None
+    if referrer is not None and verified_phone and referrer.phone == verified_phone:
         referrer, attribution = None, Attribution.SELF
     elif referrer is not None:
         attribution = Attribution.ATTRIBUTED
@@ -70,14 +103,14 @@ async def join(
         attribution = Attribution.UNKNOWN_CODE if referral_code else Attribution.NONE
     if rules.club_mode is ClubMode.LIMITED and referrer is None:
         raise RegistrationClosed(attribution=attribution)
-    if normalized_phone and await by_phone(session, normalized_phone) is not None:
-        raise PhoneTaken(attribution=attribution)
+    returning = await identities.is_forgotten(
+        session, telegram_id=telegram_id, verified_phone=verified_phone
+    )
 
     member = Member(
         telegram_id=telegram_id,
         username=_clean_username(username),
         name=clean_name(name),
-        phone=normalized_phone,
         birthday=birthday,
         locale=_check_locale(locale),
         joined_at=now,
@@ -93,12 +126,91 @@ async def join(
         # The same person pressed /start twice at once; the other update created them.
         existing = await by_telegram_id(session, telegram_id)
         if existing is None:
-            raise PhoneTaken() from None
+            raise
         return JoinResult(existing, created=False)
+    claim = PhoneClaim(attached=False)
+    if normalized_phone:
+        claim = await claim_phone(
+            session, member, normalized_phone, verified=phone_verified, now=now
+        )
+    if returning:
+        attribution = Attribution.NONE
     referral = None
-    if referrer is not None:
+    if referrer is not None and not returning:
         referral = await referrals.attribute(session, rules, member, referrer, now)
-    return JoinResult(member, created=True, attribution=attribution, referral=referral)
+    return JoinResult(
+        member, created=True, attribution=attribution, referral=referral,
+        returning=returning, displaced=claim.displaced,
+    )  # fmt: skip
+
+
+async def claim_phone(
+    session: AsyncSession, member: Member, phone: str, *, verified: bool, now: datetime
+) -> PhoneClaim:
+    """Give ``member`` the (normalized) ``phone`` if the rule allows; see the module docstring.
+
+    Retried when a concurrent claim wins the unique index first: the next round sees its holder.
+    """
+    for _ in range(CLAIM_ATTEMPTS):
+        holder = await session.scalar(
+            select(Member).where(Member.phone == phone, Member.id != member.id).with_for_update()
+        )
+        if holder is not None and not verified:
+            return PhoneClaim(attached=False)  # a typed claim never takes a held number
+        if await _attach(session, member, phone, verified=verified, holder=holder, now=now):
+            return PhoneClaim(attached=True, displaced=holder)
+    if not verified:
+        return PhoneClaim(attached=False)
+    raise PhoneTaken()
+
+
+async def _attach(
+    session: AsyncSession,
+    member: Member,
+    phone: str,
+    *,
+    verified: bool,
+    holder: Member | None,
+    now: datetime,
+) -> bool:
+    """One try in a savepoint; False if a concurrent claim took the number first."""
+    try:
+        async with session.begin_nested():
+            if holder is not None:
+                await _release_phone(session, holder, taken_by=member, now=now)
+            await session.execute(
+                update(Member)
+                .where(Member.id == member.id)
+                .values(phone=phone, phone_verified=verified)
+            )
+    except IntegrityError:
+        return False
+    await session.refresh(member, ["phone", "phone_verified"])
+    return True
+
+
+async def verify_phone(
+    session: AsyncSession, member_id: int, phone: str, now: datetime | None = None
+) -> PhoneClaim:
+    """The member shared their own contact: the number is theirs, verified, whoever held it."""
+    member = await get(session, member_id)
+    return await claim_phone(
+        session, member, normalize_phone(phone), verified=True, now=now or utcnow()
+    )
+
+
+async def _release_phone(
+    session: AsyncSession, holder: Member, *, taken_by: Member, now: datetime
+) -> None:
+    """``holder`` loses the number to a verified owner; the log says so, without the number."""
+    before = {"phone_verified": holder.phone_verified, "had_phone": True}
+    await session.execute(
+        update(Member).where(Member.id == holder.id).values(phone=None, phone_verified=False)
+    )
+    await audit.record(
+        session, actor_id=audit.SYSTEM_ACTOR, action="phone_moved", member_id=holder.id,
+        before=before, after={"had_phone": False, "taken_by": taken_by.id}, now=now,
+    )  # fmt: skip
 
 
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Member | None:
@@ -123,7 +235,11 @@ async def by_username(session: AsyncSession, username: str) -> Member | None:
 
 
 async def find(session: AsyncSession, query: str) -> Member:
-    """Staff name a member by @username, member number (``#42`` or ``42``), or phone."""
+    """Staff name a member by @username, member number (``#42`` or ``42``), or phone.
+
+    Anything that is not a username or a member number is read as a phone, so ``9121234567``,
+    ``912 123 4567`` and ``0912…`` are always phones, never member #912.
+    """
     text = to_latin_digits(query.strip())
     if text.startswith("@"):
         member = await by_username(session, text)
@@ -163,7 +279,11 @@ PROFILE_FIELDS = frozenset(
 async def update_profile(
     session: AsyncSession, member_id: int, *, answers: dict[str, Any] | None = None, **changes: Any
 ) -> Member:
-    """Change profile fields; ``answers`` are merged into the four-dimension profile."""
+    """Change profile fields; ``answers`` are merged into the four-dimension profile.
+
+    A phone set here is typed: it is attached only if nobody holds it (:func:`claim_phone`), and a
+    held one is silently not attached, as at joining. ``None`` or ``""`` clears the number.
+    """
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
         raise ValueError(f"not profile fields: {sorted(unknown)}")
@@ -174,14 +294,9 @@ async def update_profile(
         changes["locale"] = _check_locale(changes["locale"])
     if "username" in changes:
         changes["username"] = _clean_username(changes["username"])
-    if "phone" in changes and not changes["phone"]:
-        changes["phone"] = None
-    if changes.get("phone"):
-        phone = normalize_phone(changes["phone"])
-        other = await by_phone(session, phone)
-        if other is not None and other.id != member.id:
-            raise PhoneTaken()
-        changes["phone"] = phone
+    typed_phone = changes.pop("phone", member.phone) or None
+    if typed_phone is not None:
+        typed_phone = normalize_phone(typed_phone)
     for key in ("quiet_start", "quiet_end"):
         if changes.get(key) is not None and not 0 <= changes[key] <= 23:
             raise InvalidInput("out_of_range", str(changes[key]))
@@ -189,17 +304,33 @@ async def update_profile(
         setattr(member, key, value)
     if answers:
         member.profile = {**member.profile, **answers}
+    if typed_phone != member.phone:
+        member.phone, member.phone_verified = None, False
+        await session.flush()
+        if typed_phone is not None:
+            await claim_phone(session, member, typed_phone, verified=False, now=utcnow())
     await session.flush()
     return member
 
 
-async def anonymize(session: AsyncSession, member_id: int) -> Member:
-    """Erase personal data on request. Points, ledger and purchases stay for the club's books."""
+async def anonymize(session: AsyncSession, member_id: int, now: datetime | None = None) -> Member:
+    """Erase personal data on request. Points, ledger and purchases stay for the club's books.
+
+    Before the identity goes, its salted digests are kept (:mod:`core.identities`) so a comeback
+    earns no second welcome or referral; the member's queued messages are cancelled and blanked,
+    and their open codes made void (their points back in the erased account, the items back on
+    the shelf), so nothing of theirs is sent or handed over afterwards.
+    """
+    now = now or utcnow()
     member = await get(session, member_id)
+    await identities.remember(session, member, now)
+    await outbox.cancel_for_member(session, member.id, chat_id=member.telegram_id)
+    await redemptions.void_for_member(session, member.id, now)
     member.telegram_id = None
     member.username = None
     member.name = None
     member.phone = None
+    member.phone_verified = False
     member.birthday = None
     member.city = None
     member.profile = {}

@@ -12,6 +12,11 @@ On PostgreSQL several senders can drain one outbox: :func:`claim` takes rows wit
 A member who blocked the bot gets nothing more: :func:`claim` never takes their rows,
 :func:`settle_forbidden` marks them blocked and settles their other pending rows ``unreachable``,
 and :func:`drop_blocked` does the same for rows written after they blocked us.
+
+A member who asks to be forgotten gets nothing more either: :func:`cancel_for_member` settles their
+queued and in-flight rows ``cancelled`` with their text blanked (it may name them), and
+:func:`settle` never turns a cancelled row back into a pending one, so it is not retried. A message
+already handed to Telegram when the member was forgotten cannot be called back.
 """
 
 from __future__ import annotations
@@ -149,10 +154,25 @@ async def settle(
             values["sent_at"] = now
     await session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id)
+        .where(Delivery.id == delivery_id, Delivery.status != DeliveryStatus.CANCELLED)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+async def cancel_for_member(session: AsyncSession, member_id: int, *, chat_id: int | None) -> int:
+    """The member is being forgotten: their unsent rows (by member, or to their private chat)
+    ``cancelled``, text and buttons blanked. Returns how many."""
+    recipient = Delivery.member_id == member_id
+    if chat_id is not None:
+        recipient = or_(recipient, Delivery.chat_id == chat_id)
+    result = await session.execute(
+        update(Delivery)
+        .where(recipient, Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
+        .values(status=DeliveryStatus.CANCELLED, text="", reply_markup=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 async def settle_forbidden(

@@ -4,6 +4,10 @@ Redeeming takes the stock with a conditional ``UPDATE … WHERE stock > 0`` and 
 ledger's locked debit, both inside one savepoint: fifty members racing for the last item get one
 winner and forty-nine clear refusals, and nobody's points move unless they won. A code not handed
 over within the validity period expires and gives back its points and its stock.
+
+When a member is erased their open codes become void (:func:`void_for_member`): nobody can hand the
+reward over any more, the item goes back on the shelf, and the points go back to the erased
+account they came from, where the ledger keeps them (and the expiry sweep closes them in time).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from core.errors import (
     CodeCancelled,
     CodeExpired,
     CodeNotFound,
+    CodeVoid,
+    IdempotencyConflict,
     MemberInactive,
     OutOfStock,
     RewardUnavailable,
@@ -42,11 +48,15 @@ async def redeem(
     request_key: str,
     now: datetime | None = None,
 ) -> Redemption:
-    """Reserve the reward for the member and debit its cost; the same ``request_key`` replays."""
+    """Reserve the reward for the member and debit its cost; the same ``request_key`` replays.
+
+    A replay answers only the member who made the request: another member's key is refused, so no
+    one is ever shown someone else's code.
+    """
     now = now or utcnow()
     earlier = await session.scalar(select(Redemption).where(Redemption.request_key == request_key))
     if earlier is not None:
-        return earlier
+        return _replayed(earlier, member_id)
     member = await ledger.lock_member(session, member_id)
     if member.status != MemberStatus.ACTIVE:
         raise MemberInactive(member_id=member_id)
@@ -90,9 +100,15 @@ async def redeem(
         )
         if earlier is None:
             raise
-        return earlier
+        return _replayed(earlier, member_id)
     await session.refresh(reward, ["stock"])
     return redemption
+
+
+def _replayed(earlier: Redemption, member_id: int) -> Redemption:
+    if earlier.member_id != member_id:
+        raise IdempotencyConflict(request_key=earlier.request_key)
+    return earlier
 
 
 async def _insert_with_fresh_code(session: AsyncSession, redemption: Redemption) -> None:
@@ -132,6 +148,8 @@ async def confirm(
     past_due = redemption.status == RedemptionStatus.RESERVED and redemption.expires_at <= now
     if past_due or redemption.status == RedemptionStatus.EXPIRED:
         raise CodeExpired(code=redemption.code)
+    if redemption.status == RedemptionStatus.VOID:
+        raise CodeVoid(code=redemption.code)
     if redemption.status == RedemptionStatus.CANCELLED:
         raise CodeCancelled(code=redemption.code)
     if redemption.status == RedemptionStatus.CONFIRMED:
@@ -160,6 +178,8 @@ async def cancel(
         raise CodeNotFound(redemption_id=redemption_id)
     if redemption.status == RedemptionStatus.CONFIRMED:
         raise AlreadyConfirmed(code=redemption.code)
+    if redemption.status == RedemptionStatus.VOID:
+        raise CodeVoid(code=redemption.code)
     if redemption.status != RedemptionStatus.RESERVED:
         raise CodeCancelled(code=redemption.code)
     await _close(session, redemption, RedemptionStatus.CANCELLED, now)
@@ -179,6 +199,21 @@ async def expire_due(session: AsyncSession, now: datetime | None = None, limit: 
     count = 0
     for redemption in due.all():
         await _close(session, redemption, RedemptionStatus.EXPIRED, now)
+        count += 1
+    return count
+
+
+async def void_for_member(session: AsyncSession, member_id: int, now: datetime) -> int:
+    """The member is being erased: each of their open codes void, refunded like a cancel."""
+    open_codes = await session.scalars(
+        select(Redemption)
+        .where(Redemption.member_id == member_id, Redemption.status == RedemptionStatus.RESERVED)
+        .order_by(Redemption.id)
+        .with_for_update()
+    )
+    count = 0
+    for redemption in open_codes.all():
+        await _close(session, redemption, RedemptionStatus.VOID, now)
         count += 1
     return count
 

@@ -16,7 +16,6 @@ from core.errors import (
     InvalidPhone,
     MemberInactive,
     MemberNotFound,
-    PhoneTaken,
     RegistrationClosed,
 )
 from core.models import LedgerEntry, Member, MemberStatus, Referral
@@ -172,40 +171,76 @@ async def test_concurrent_joins_with_same_telegram_id_make_one_member(
         assert await s.scalar(select(Member.telegram_id)) == 7
 
 
-async def test_concurrent_joins_with_same_phone_make_one_member(
+async def test_concurrent_typed_joins_with_same_phone_give_it_to_one_and_tell_neither(
     sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime
 ) -> None:
-    async def join(telegram_id: int, phone: str) -> bool | PhoneTaken:
-        try:
-            async with sessions() as s, s.begin():
-                result = await members.join(
-                    s, rules, telegram_id=telegram_id, name="Twin", phone=phone, now=now
-                )
-                return result.created
-        except PhoneTaken as exc:
-            return exc
+    async def join(telegram_id: int, phone: str) -> bool:
+        async with sessions() as s, s.begin():
+            result = await members.join(
+                s, rules, telegram_id=telegram_id, name="Twin", phone=phone, now=now
+            )
+            return result.created
 
     outcomes = await asyncio.gather(join(1, "09121234567"), join(2, "+98 912 123 4567"))
 
-    assert sum(outcome is True for outcome in outcomes) == 1
-    assert sum(isinstance(outcome, PhoneTaken) for outcome in outcomes) == 1
+    assert outcomes == [True, True]
     async with sessions() as s:
-        assert await count_members(s) == 1
+        assert await count_members(s) == 2
+        holders = (await s.scalars(select(Member.telegram_id).where(Member.phone == PHONE))).all()
+        assert len(holders) == 1
 
 
-async def test_join_with_phone_of_another_member_is_refused(
+async def test_a_verified_join_takes_a_number_typed_concurrently(
+    sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime
+) -> None:
+    async def join(telegram_id: int, verified: bool) -> None:
+        async with sessions() as s, s.begin():
+            await members.join(
+                s, rules, telegram_id=telegram_id, name="N", phone=PHONE,
+                phone_verified=verified, now=now,
+            )  # fmt: skip
+
+    await asyncio.gather(join(1, False), join(2, True))
+
+    async with sessions() as s:
+        owner = await members.by_phone(s, PHONE)
+        assert (owner.telegram_id, owner.phone_verified) == (2, True)
+
+
+@pytest.mark.parametrize("owner_verified", [False, True])
+async def test_a_typed_number_already_held_joins_without_it_and_is_not_told(
+    session: AsyncSession, rules: Rules, now: datetime, owner_verified: bool
+) -> None:
+    owner = await members.join(
+        session, rules, telegram_id=1, name="Owner", phone=PHONE, phone_verified=owner_verified,
+        now=now,
+    )  # fmt: skip
+
+    typist = await members.join(
+        session, rules, telegram_id=2, name="Intruder", phone="۰۹۱۲۱۲۳۴۵۶۷", now=now
+    )
+
+    assert typist.created is True
+    assert typist.displaced is None
+    assert await stored(session, typist.member.id, Member.phone, Member.phone_verified) == (
+        None,
+        False,
+    )
+    assert await stored(session, owner.member.id, Member.phone, Member.phone_verified) == (
+        PHONE,
+        owner_verified,
+    )
+
+
+async def test_a_typed_free_number_is_attached_unverified(
     session: AsyncSession, rules: Rules, now: datetime
 ) -> None:
-    owner = await members.join(session, rules, telegram_id=1, name="Owner", phone=PHONE, now=now)
+    joined = await members.join(session, rules, telegram_id=1, name="Sara", phone=PHONE, now=now)
 
-    with pytest.raises(PhoneTaken):
-        await members.join(
-            session, rules, telegram_id=2, name="Intruder", phone="۰۹۱۲۱۲۳۴۵۶۷", now=now
-        )
-
-    assert await count_members(session) == 1
-    assert await members.by_telegram_id(session, 2) is None
-    assert await stored(session, owner.member.id, Member.name) == ("Owner",)
+    assert await stored(session, joined.member.id, Member.phone, Member.phone_verified) == (
+        PHONE,
+        False,
+    )
 
 
 @pytest.mark.parametrize("raw", ["0912", "0912123456", "12345678901234", "phone please", "+98"])
@@ -498,19 +533,34 @@ async def test_locale_must_be_fa_or_en(
         assert await members.by_telegram_id(session, 1) is None
 
 
-async def test_update_profile_to_a_taken_phone_is_refused(
+async def test_update_profile_to_a_taken_phone_leaves_it_with_its_holder_silently(
     session: AsyncSession, rules: Rules, now: datetime
 ) -> None:
-    await new_member(session, rules, now, name="Owner", phone=PHONE)
+    owner = await new_member(session, rules, now, name="Owner", phone=PHONE)
     member = await new_member(session, rules, now, name="Sara", phone=OTHER_PHONE)
 
-    with pytest.raises(PhoneTaken):
-        await members.update_profile(session, member.id, phone="0912 123 4567", city="Yazd")
+    await members.update_profile(session, member.id, phone="0912 123 4567", city="Yazd")
 
-    assert await stored(session, member.id, Member.phone, Member.city) == (OTHER_PHONE, None)
-    # Setting one's own phone again is not "taken".
+    # A typed change is a claim: the old number is given up, the held one not taken.
+    assert await stored(session, member.id, Member.phone, Member.city) == (None, "Yazd")
+    assert await stored(session, owner.id, Member.phone) == (PHONE,)
+    # Typing a free number again attaches it, unverified.
     await members.update_profile(session, member.id, phone="+98 935 111 2233")
-    assert await stored(session, member.id, Member.phone) == (OTHER_PHONE,)
+    assert await stored(session, member.id, Member.phone, Member.phone_verified) == (
+        OTHER_PHONE,
+        False,
+    )
+
+
+async def test_setting_ones_own_verified_number_again_keeps_it_verified(
+    session: AsyncSession, rules: Rules, now: datetime
+) -> None:
+    member = await new_member(session, rules, now, name="Sara")
+    await members.verify_phone(session, member.id, "09121234567", now)
+
+    await members.update_profile(session, member.id, phone="+98 912 123 4567")
+
+    assert await stored(session, member.id, Member.phone, Member.phone_verified) == (PHONE, True)
 
 
 async def test_update_profile_phone_none_clears_the_phone(
