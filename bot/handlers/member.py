@@ -15,7 +15,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot import keyboards
 from bot.context import BotContext, NotJoined
 from bot.images import member_card_png, qr_png
-from core import allocation, ledger, redemptions, referrals, rewards, standing
+from core import allocation, ledger, purchases, redemptions, referrals, rewards, standing
 from core.codes import format_redemption_code
 from core.digits import format_number
 from core.errors import RewardUnavailable
@@ -48,6 +48,7 @@ async def points(update: Update, context: BotContext) -> None:
         next_tier=next_tier.key if next_tier else None,
         to_next=max(next_tier.threshold - member.qualifying, 0) if next_tier else 0,
         expiring=member.expiring,
+        pending=member.pending,
     )
 
 
@@ -58,7 +59,8 @@ async def history(update: Update, context: BotContext) -> None:
         entries, has_more = await ledger.history(
             s, member.id, offset=page * HISTORY_PAGE, limit=HISTORY_PAGE
         )
-    text = context.text(update, "history", entries=entries, page=page)
+        waiting = await purchases.pending(s, member.id)  # not in the ledger until usable
+    text = context.text(update, "history", entries=entries, page=page, pending=waiting)
     markup = keyboards.pager(lambda k: context.text(update, k), "hist", page, has_more)
     await _show(update, context, text, markup)
 

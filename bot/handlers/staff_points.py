@@ -64,6 +64,8 @@ async def refund(update: Update, context: BotContext) -> None:
     async with context.db() as s:
         result = await purchases.refund(s, reference, actor_id=update.effective_user.id)
         member = await members.get(s, result.purchase.member_id)
+        clawback = result.clawback
+        referrer = await members.get(s, clawback.referrer_id) if clawback else None
         await audit.record(
             s, action="refund", member_id=member.id,
             before={"balance": member.balance + result.reversed},
@@ -73,6 +75,8 @@ async def refund(update: Update, context: BotContext) -> None:
         )  # fmt: skip
     await context.say(update, "staff/refunded", result=result, member=member)
     await tell_member(context, member, "notify/refund", result=result)
+    if referrer is not None:
+        await tell_member(context, referrer, "notify/clawback", clawback=clawback)
 
 
 async def _adjust(update: Update, context: BotContext, command: str, sign: int) -> None:
