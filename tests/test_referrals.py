@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger, members, purchases, referrals
 from core.digits import to_persian_digits
-from core.errors import BashgahError, PhoneTaken, RegistrationClosed
+from core.errors import BashgahError, RegistrationClosed
 from core.models import EntryKind, LedgerEntry, Member, Referral, ReferralStatus
 from core.referrals import Attribution
 from core.rules import ReferralRules, Rules
@@ -134,20 +134,21 @@ async def test_self_referral_by_phone_gives_nothing(
 ) -> None:
     referrer = await new_member(session, rules, now, name="Me", phone=PHONE)
 
-    # The same person, from a second Telegram account, with their own link and their own phone.
-    with pytest.raises(PhoneTaken):
-        await members.join(
-            session,
-            rules,
-            telegram_id=1,
-            name="Me again",
-            phone="0912 123 4567",
-            referral_code=f"ref_{referrer.referral_code}",
-            now=now,
-        )
+    # The same person, from a second Telegram account, with their own link and their own phone
+    # (verified: a typed number proves nothing, and must not tell whose it is).
+    result = await members.join(
+        session,
+        rules,
+        telegram_id=1,
+        name="Me again",
+        phone="0912 123 4567",
+        phone_verified=True,
+        referral_code=f"ref_{referrer.referral_code}",
+        now=now,
+    )
 
-    assert await members.by_telegram_id(session, 1) is None
-    assert await session.scalar(select(func.count()).select_from(Member)) == 1
+    assert result.referral is None
+    assert await session.scalar(select(func.count()).select_from(Member)) == 2
     assert await session.scalar(select(func.count()).select_from(Referral)) == 0
     assert await session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
     await books_balance(session, referrer.id)
@@ -165,6 +166,7 @@ async def test_self_referral_is_reported_as_self(
             telegram_id=1,
             name="Me again",
             phone="0912 123 4567",
+            phone_verified=True,
             referral_code=f"ref_{referrer.referral_code}",
             now=now,
         )
@@ -189,6 +191,7 @@ async def test_self_referral_in_limited_club_is_refused_as_self(
             telegram_id=1,
             name="Me again",
             phone="09121234567",
+            phone_verified=True,
             referral_code=referrer.referral_code,
             now=now,
         )
