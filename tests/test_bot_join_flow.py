@@ -1,6 +1,7 @@
 """Joining through the real Application, the paths beside the happy one.
 
-Typed and wrong phones, someone else's contact, a phone already taken, a name with HTML in it,
+Typed and wrong phones, someone else's contact, a typed phone already taken (accepted, not
+attached, not told), a name with HTML in it,
 Jalali dates that do not exist, skipping the birthday, commands in the middle, ``/cancel``,
 referral links, the limited club mode, a returning member and ``/start`` pressed again mid-join.
 """
@@ -77,13 +78,18 @@ async def test_someone_elses_contact_is_refused(bot: BotHarness) -> None:
     assert ASK_NAME in ask_name.text
 
 
-async def test_a_phone_already_used_by_another_member_is_refused(bot: BotHarness) -> None:
-    await _referrer(bot, phone="+989121234567")
+async def test_a_typed_phone_of_another_member_is_not_refused_nor_taken(bot: BotHarness) -> None:
+    owner = await _referrer(bot, phone="+989121234567")
     await bot.chat.send("/start")
-    [taken] = await bot.chat.send("09121234567")
+    [ask_name] = await bot.chat.send("09121234567")  # the same answer as for a free number
 
-    assert "این شماره قبلاً در باشگاه ثبت شده است" in taken.text
-    assert len(await _members(bot)) == 1
+    assert ASK_NAME in ask_name.text
+    await bot.chat.press("Sara Ahmadi")
+    [welcome] = await bot.chat.press(SKIP)
+    assert WELCOME in welcome.text
+    [kept, typist] = await _members(bot)
+    assert (kept.id, kept.phone) == (owner.id, "+989121234567")
+    assert (typist.phone, typist.phone_verified) == (None, False)
 
 
 async def test_a_typed_name_with_html_is_stored_as_typed_and_escaped(bot: BotHarness) -> None:
@@ -247,8 +253,10 @@ async def test_a_phone_taken_meanwhile_lets_the_newcomer_carry_on(bot: BotHarnes
     await bot.chat.send("09121234567")
     await bot.chat.press("Sara Ahmadi")
     await _referrer(bot, phone="+989121234567")  # the number is registered in the meantime
-    [taken] = await bot.chat.press(SKIP)
-    assert "این شماره قبلاً در باشگاه ثبت شده است" in taken.text
+    [welcome] = await bot.chat.press(SKIP)
+    assert WELCOME in welcome.text  # joined, and not told whose the number is
 
-    [next_reply] = await bot.chat.press(SKIP)  # today: KeyError on the popped draft
+    [next_reply] = await bot.chat.send("/points")
     assert "خطایی رخ داد" not in next_reply.text
+    [_, newcomer] = await _members(bot)
+    assert newcomer.phone is None

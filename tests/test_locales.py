@@ -23,7 +23,7 @@ def _context(full: bool) -> dict[str, object]:
         status="active" if full else "blocked",
         id=1042, name="<b>Ali</b> & co", balance=12_500, tier="gold", locale="fa", city="Tabriz",
         offers_enabled=full, surveys_enabled=not full, quiet_start=22 if full else None,
-        quiet_end=8, profile={},
+        quiet_end=8, profile={}, phone_verified=full,
     )  # fmt: skip
     reward = SimpleNamespace(id=7, title="Coffee & cake", description="Any size" if full else "",
                              cost=300, stock=4 if full else None, active=full,
@@ -48,6 +48,7 @@ def _context(full: bool) -> dict[str, object]:
         "option": "events", "chosen": full, "lang": "fa" if full else "en", "enabled": full,
         "preset": "22-8" if full else "none", "suggestion": "Sara <script>",
         "referrer": "Reza & Co" if full else None, "bonus": 50 if full else 0,
+        "link_phone": not full, "displaced": SimpleNamespace(id=17, balance=900),
         "tier_label": "Gold", "profile": {"contact": "sms", "interests": ["events", "gifts"]},
         "reason": "too_large" if full else "other", "needed": 300, "reference": "INV-1",
         "result": SimpleNamespace(

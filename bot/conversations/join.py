@@ -2,6 +2,12 @@
 
 Nothing is written until the last answer: a member who walks away half-way leaves no trace, and
 ``/start`` begins again. The join itself is idempotent, so a repeated last answer changes nothing.
+
+The phone step never says whether a number is a member's. A contact shared by its owner is
+verified and takes the number (staff are told when it moves); a typed number is accepted whatever
+it is, and attached only if free (:func:`core.members.claim_phone`). Every typed join gets the same
+welcome, which asks to confirm the number in /profile, so the answer for a member's number and a
+free one is identical, and the real owner of a number loses nothing to a typist.
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from telegram.ext import (
 
 from bot import keyboards
 from bot.context import BotContext
+from bot.conversations.profile import contact_phone, tell_staff_phone_moved, typed_phone
 from core import jalali, members, referrals
-from core.errors import InvalidInput, PhoneTaken, RegistrationClosed
+from core.errors import InvalidInput, RegistrationClosed
 from core.members import clean_name
 from core.models import MemberStatus, utcnow
-from core.phones import normalize_phone
 from core.rules import ClubMode
 
 PHONE, NAME, BIRTHDAY = range(3)
@@ -54,39 +60,23 @@ async def start(update: Update, context: BotContext) -> int:
 
 async def phone(update: Update, context: BotContext) -> int:
     message = update.effective_message
-    if message.contact is not None:
+    verified = message.contact is not None
+    if verified:
         if message.contact.user_id != update.effective_user.id:
             await context.say(update, "join/not_your_contact")
             return PHONE
-        number = _contact_phone(message.contact.phone_number)
+        number = contact_phone(message.contact.phone_number)
     else:
-        number = _typed_phone(message.text or "")
+        number = typed_phone(message.text or "")
     if number is None:
         await context.say(update, "join/bad_phone")
         return PHONE
-    async with context.db() as s:
-        taken = await members.by_phone(s, number)
-    if taken is not None:
-        await context.say(update, "join/phone_taken")
-        return PHONE
-    context.user_data[_DRAFT]["phone"] = number
+    context.user_data[_DRAFT].update(phone=number, verified=verified)
     suggestion = update.effective_user.full_name
     await context.say(
         update, "join/ask_name", keyboards.choices([suggestion]), suggestion=suggestion
     )
     return NAME
-
-
-def _typed_phone(text: str) -> str | None:
-    try:
-        return normalize_phone(text)
-    except InvalidInput:
-        return None
-
-
-def _contact_phone(raw: str) -> str | None:
-    """Telegram sends contacts in international form, usually without the leading ``+``."""
-    return _typed_phone(raw) or (None if raw.startswith("+") else _typed_phone("+" + raw))
 
 
 async def name(update: Update, context: BotContext) -> int:
@@ -119,27 +109,28 @@ async def birthday(update: Update, context: BotContext) -> int:
                 telegram_id=user.id,
                 name=draft["name"],
                 phone=draft["phone"],
+                phone_verified=draft.get("verified", False),
                 birthday=born,
                 locale=context.locale(update),
                 username=user.username,
                 referral_code=draft["code"],
             )
             member = result.member
-    except PhoneTaken:  # someone registered the number while this member was typing
-        await context.say(update, "join/phone_taken")
-        return PHONE
     except RegistrationClosed:  # the inviter left the club meanwhile
         context.user_data.pop(_DRAFT, None)
         await context.say(update, "join/closed", ReplyKeyboardRemove())
         return ConversationHandler.END
     context.user_data.pop(_DRAFT, None)
     context.remember_locale(member.locale)
+    if result.displaced is not None:
+        tell_staff_phone_moved(context, member, result.displaced)
     await context.say(
         update,
         "join/welcome",
         _menu(update, context),
         member=member,
         bonus=context.club.rules.referral.welcome_bonus if result.referral else 0,
+        link_phone=not draft.get("verified", False),
     )
     return ConversationHandler.END
 

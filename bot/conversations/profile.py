@@ -3,6 +3,10 @@
 Engagement (preferred contact, how often offers are welcome), environment (city), purchase
 behaviour (interests, several at once) and trust (what matters most). Choices are buttons that save
 at once; only the city is typed, so only the city needs a conversation state.
+
+The mobile number is confirmed here: the member shares their contact with Telegram's button, and a
+contact whose ``user_id`` is the sender is proof the number is theirs. It takes the number from
+anyone who merely typed it (:func:`core.members.verify_phone`), and the staff group is told.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ from telegram.ext import (
 )
 
 from bot import keyboards
-from bot.context import BotContext
+from bot.context import BotContext, group_replies_of
 from bot.conversations import keyed_per_user
+from bot.notifications.group_replies import Answer
 from core import members
+from core.errors import InvalidInput
+from core.models import Member
+from core.phones import normalize_phone
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "contact": ("telegram", "phone_call", "sms", "in_person"),
@@ -41,6 +49,7 @@ def _summary_markup(update: Update, context: BotContext) -> keyboards.InlineKeyb
         for s in SECTIONS
     ]
     rows.append([(context.text(update, "buttons/profile_section", section="city"), "prof:city")])
+    rows.append([(context.text(update, "buttons/verify_phone"), "prof:phone")])
     return keyboards.inline(rows)  # fmt: skip
 
 
@@ -144,6 +153,52 @@ async def city(update: Update, context: BotContext) -> int:
     raise ApplicationHandlerStop(ConversationHandler.END)
 
 
+async def ask_contact(update: Update, context: BotContext) -> None:
+    """The contact button lives on a reply keyboard; an inline button can only ask for it."""
+    await update.callback_query.answer()
+    await context.say(
+        update, "profile/ask_contact", keyboards.share_contact(lambda k: context.text(update, k))
+    )
+
+
+async def contact(update: Update, context: BotContext) -> None:
+    """A member shared a contact: their own confirms their number; anyone else's changes nothing."""
+    shared = update.effective_message.contact
+    number = contact_phone(shared.phone_number)
+    if shared.user_id != update.effective_user.id or number is None:
+        await context.say(update, "join/not_your_contact")
+        return
+    async with context.db() as s:
+        member = await context.member(s, update)
+        claim = await members.verify_phone(s, member.id, number)
+    if claim.displaced is not None:
+        tell_staff_phone_moved(context, member, claim.displaced)
+    menu = keyboards.main_menu(lambda k: context.text(update, k))
+    await context.say(update, "profile/phone_verified", menu, member=member)
+
+
+def typed_phone(text: str) -> str | None:
+    try:
+        return normalize_phone(text)
+    except InvalidInput:
+        return None
+
+
+def contact_phone(raw: str) -> str | None:
+    """Telegram sends contacts in international form, usually without the leading ``+``."""
+    return typed_phone(raw) or (None if raw.startswith("+") else typed_phone("+" + raw))
+
+
+def tell_staff_phone_moved(context: BotContext, owner: Member, displaced: Member) -> None:
+    """A verified owner took a number someone else had typed. Nothing they earned moves by
+    itself; the staff group hears of it (the audit log has it too) so a person can look into it."""
+    settings = context.bot_data["settings"]
+    if settings.staff_chat_id is None:
+        return
+    text = context.t(settings.locale, "staff/phone_moved", member=owner, displaced=displaced)
+    group_replies_of(context.application).post(settings.staff_chat_id, Answer(text))
+
+
 async def leave(update: Update, context: BotContext) -> int:
     """A command or a menu button at the city step: the member moved on; let it be handled."""
     return ConversationHandler.END
@@ -156,6 +211,8 @@ def register(app: Application, labels) -> None:
     app.add_handler(CallbackQueryHandler(show, pattern=r"^prof:menu$"))
     app.add_handler(CallbackQueryHandler(section, pattern=r"^prof:sec:"))
     app.add_handler(CallbackQueryHandler(choose, pattern=r"^prof:set:"))
+    app.add_handler(CallbackQueryHandler(ask_contact, pattern=r"^prof:phone$"))
+    app.add_handler(MessageHandler(private & filters.CONTACT, contact))
     # A command or a menu button at the city step means the member moved on: leave the step.
     menu = [label for row in keyboards.MAIN_MENU_KEYS for key in row for label in labels(key)]
     leaves = filters.COMMAND | filters.Text(menu)

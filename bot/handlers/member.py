@@ -115,9 +115,11 @@ async def redeem(update: Update, context: BotContext) -> None:
     if query.message is None:  # pressed in an inline message: no chat to key the request by
         await query.answer(context.text(update, "stale_button"))
         return
-    key = f"tg:{query.message.chat.id}:{query.message.message_id}:{reward_id}"
     async with context.db() as s:
         member = await context.member(s, update)
+        # Keyed by member too: a button pressed again after /forget and a new join is a new request
+        # of the new member, never a replay showing the previous member's code.
+        key = f"tg:{member.id}:{query.message.chat.id}:{query.message.message_id}:{reward_id}"
         redemption = await redemptions.redeem(
             s, context.club.rules, member.id, reward_id or 0, request_key=key
         )

@@ -16,7 +16,8 @@ async def erase(update: Update, context: BotContext) -> None:
     query = " ".join(shape("erase", context.args, 1))
     async with context.db() as s:
         member = await members.find(s, query)
-        before = {"name": member.name, "phone": member.phone, "balance": member.balance}
+        # The log keeps what the books need, never the name or number being erased.
+        before = {"status": str(member.status), "balance": member.balance}
         await members.anonymize(s, member.id)
         await audit.record(
             s, action="erase", member_id=member.id, before=before, after={"status": "erased"},
