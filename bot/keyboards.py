@@ -53,6 +53,11 @@ def inline(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
     )
 
 
+def confirm_cancel(text: Text, confirm_data: str, cancel_data: str) -> InlineKeyboardMarkup:
+    """One row: confirm, then cancel (a held staff action, :mod:`core.confirmations`)."""
+    return inline([[(text("staff/confirm_button"), confirm_data),
+                    (text("staff/cancel_button"), cancel_data)]])  # fmt: skip
+
 def pager(text: Text, kind: str, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
     row = []
     if page > 0:

@@ -107,6 +107,9 @@ def _context(full: bool) -> dict[str, object]:
         if full else [],
         "old_tier": "gold", "extra_percent": 25 if full else 0, "keep_until": WHEN.date(),
         "within_days": 30 if full else 7,
+        "held": SimpleNamespace(member_id=1042, amount=60_000_000, reference="INV-<1>"),
+        "reasons": ["large", "unverified"] if full else [], "left": 250 if full else 0,
+        "decider": SimpleNamespace(full_name="Reza <b>&</b> co"),
     }  # fmt: skip
 
 

@@ -2,22 +2,42 @@
 
 Each command is one transaction with its audit entry. The Telegram message that asked is the
 idempotency key (a purchase without a reference uses it as the reference), so a redelivered update
-changes nothing the second time. The member is told after the commit.
+changes nothing the second time. The member is told after the commit. How arguments are read
+(amounts such as ``250k`` or "2.5 million", phones in groups) is :mod:`bot.handlers.staff_args`.
+
+A purchase above ``purchase.confirm_above``, or for a member named by a phone nobody verified, is
+held (:mod:`core.confirmations`) and answered with confirm / cancel buttons (``pcf:<id>`` /
+``pcx:<id>``). Any staff member may press them in the staff group; the first press decides, and a
+confirm records the held purchase (reference fixed at request time) exactly as the command would.
 """
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot import keyboards
 from bot.context import BotContext
 from bot.handlers.staff_access import Role, actor, role_of, staff_only
-from bot.handlers.staff_args import UsageError, positive, shape, split_member
+from bot.handlers.staff_args import (
+    member_and_rest,
+    no_digit_group_after,
+    positive,
+    purchase_args,
+    shape,
+)
 from bot.notifications.direct import tell_member
-from core import adjustments, audit, ledger, members, purchases, redemptions, rewards
+from core import adjustments, audit, confirmations, ledger, members, purchases, redemptions, rewards
 from core.codes import format_redemption_code
-from core.errors import IdempotencyConflict
+from core.confirmations import PendingPurchase
+from core.errors import IdempotencyConflict, InvalidPhone
 from core.models import Member
+from core.phones import normalize_phone
+from core.purchases import PurchaseResult
+
+CONFIRM_PURCHASE = "pcf"
+CANCEL_PURCHASE = "pcx"
 
 
 def _request_key(update: Update) -> str:
@@ -29,31 +49,106 @@ def _snapshot(member: Member) -> dict[str, object]:
     return {"balance": member.balance, "tier": member.tier}
 
 
+def _named_by_phone(query: str, member: Member) -> bool:
+    """Did staff name ``member`` by their phone number (not by number or @username)?"""
+    try:
+        return member.phone is not None and normalize_phone(query) == member.phone
+    except InvalidPhone:
+        return False
+
+
 @staff_only()
 async def purchase(update: Update, context: BotContext) -> None:
-    """/purchase <member> <amount> [reference]"""
+    """/purchase <member> <amount> [unit] [Toman] [reference]: recorded, or held for a button."""
     rules = context.club.rules
-    try:
-        query, rest = split_member(context.args)
-        amount_text, *reference = shape("purchase", rest, 1, 2)
-    except IndexError:
-        raise UsageError("purchase") from None
-    amount = positive(amount_text, rules.earn.max_purchase_amount)
+    args = purchase_args(context.args, rules.earn.max_purchase_amount)
+    reference = purchases.clean_reference(args.reference or _request_key(update))
     async with context.db() as s:
-        member = await members.find(s, query)
-        before = _snapshot(member)
-        result = await purchases.record(
-            s, rules, member.id, amount,
-            reference=reference[0] if reference else _request_key(update),
-            actor_id=update.effective_user.id,
+        member = await members.find(s, args.member)
+        held = PendingPurchase(member.id, args.amount, reference)
+        reasons = confirmations.purchase_reasons(
+            rules, member, args.amount, named_by_phone=_named_by_phone(args.member, member)
+        )
+        if reasons:
+            request = await confirmations.request_purchase(
+                s, held, reasons=reasons, requested_by=update.effective_user.id
+            )
+        else:
+            result = await _record_purchase(s, update, context, held)
+    if reasons:
+        buttons = keyboards.confirm_cancel(
+            lambda key: context.text(update, key),
+            f"{CONFIRM_PURCHASE}:{request.id}",
+            f"{CANCEL_PURCHASE}:{request.id}",
+        )
+        await context.say(
+            update, "staff/confirm_purchase", buttons,
+            member=member, held=held, reasons=reasons, limit=rules.purchase.confirm_above,
         )  # fmt: skip
-        await audit.record(
-            s, action="purchase", member_id=member.id, before=before,
-            after={**_snapshot(member), "amount": amount, "reference": result.purchase.reference,
-                   "points": result.points},
-            **actor(update),
-        )  # fmt: skip
+        return
     await context.say(update, "staff/purchase_recorded", result=result, member=member)
+    await tell_member(context, member, "notify/purchase", result=result)
+
+
+async def _record_purchase(
+    s: AsyncSession,
+    update: Update,
+    context: BotContext,
+    held: PendingPurchase,
+    confirmation_id: int | None = None,
+) -> PurchaseResult:
+    """The one purchase path of the command and of its confirm button: record, then audit."""
+    member = await members.get(s, held.member_id)
+    before = _snapshot(member)
+    result = await purchases.record(
+        s, context.club.rules, member.id, held.amount,
+        reference=held.reference, actor_id=update.effective_user.id,
+    )  # fmt: skip
+    await audit.record(
+        s, action="purchase", member_id=member.id, before=before,
+        after={**_snapshot(member), "amount": held.amount, "reference": result.purchase.reference,
+               "points": result.points, "confirmation": confirmation_id},
+        **actor(update),
+    )  # fmt: skip
+    return result
+
+
+async def decide_purchase(update: Update, context: BotContext) -> None:
+    """A confirm or cancel button of a held purchase: staff only, and decided once."""
+    query = update.callback_query
+    if await role_of(update, context) is Role.NONE:
+        await query.answer(context.text(update, "staff/not_allowed"), show_alert=True)
+        return
+    kind, _, _ = (query.data or "").partition(":")
+    confirmation_id = keyboards.int_arg(keyboards.parse(query.data, kind)) or 0
+    decision = confirmations.CONFIRMED if kind == CONFIRM_PURCHASE else confirmations.CANCELLED
+    result = None
+    async with context.db() as s:
+        decided = await confirmations.decide(
+            s, confirmation_id, decision,
+            action=confirmations.PURCHASE, decided_by=update.effective_user.id,
+        )  # fmt: skip
+        if decided is not None:
+            held = PendingPurchase.of(decided)
+            member = await members.get(s, held.member_id)
+            if decision == confirmations.CONFIRMED:
+                result = await _record_purchase(s, update, context, held, decided.id)
+    if decided is None:  # unknown, forged, too old, or already decided by another press
+        await query.answer(context.text(update, "stale_button"))
+        return
+    await query.answer()
+    if result is None:
+        text = context.text(
+            update,
+            "staff/purchase_cancelled",
+            member=member,
+            held=held,
+            decider=update.effective_user,
+        )
+        await query.edit_message_text(text, reply_markup=None)
+        return
+    text = context.text(update, "staff/purchase_recorded", result=result, member=member)
+    await query.edit_message_text(text, reply_markup=None)
     await tell_member(context, member, "notify/purchase", result=result)
 
 
@@ -81,13 +176,12 @@ async def refund(update: Update, context: BotContext) -> None:
 
 async def _adjust(update: Update, context: BotContext, command: str, sign: int) -> None:
     rules = context.club.rules
-    try:
-        query, rest = split_member(context.args)
-        points_text, *reason = shape(command, rest, 2)
-    except IndexError:
-        raise UsageError(command) from None
+    query, rest = member_and_rest(command, context.args)
+    points_text, *reason = shape(command, rest, 2)
+    no_digit_group_after(command, [points_text], reason)
     points = positive(points_text, rules.adjust.max_points)
-    if points > rules.adjust.staff_limit and await role_of(update, context) is not Role.ADMIN:
+    admin = await role_of(update, context) is Role.ADMIN
+    if points > rules.adjust.staff_limit and not admin:
         await context.say(update, "staff/admins_only_above", limit=rules.adjust.staff_limit)
         return
     async with context.db() as s:
@@ -103,6 +197,7 @@ async def _adjust(update: Update, context: BotContext, command: str, sign: int) 
         await adjustments.adjust(
             s, rules, member.id, sign * points, reason=" ".join(reason),
             actor_id=update.effective_user.id, key=_request_key(update),
+            limited=not admin, tz=context.club.settings.tz,
         )  # fmt: skip
         await audit.record(
             s, action=command, member_id=member.id, before=before,
@@ -155,3 +250,6 @@ def register(app: Application) -> None:
         ("confirm", confirm),
     ):
         app.add_handler(CommandHandler(name, handler))
+    app.add_handler(
+        CallbackQueryHandler(decide_purchase, pattern=rf"^({CONFIRM_PURCHASE}|{CANCEL_PURCHASE}):")
+    )
