@@ -26,11 +26,13 @@ async def test_a_newcomer_joins_with_the_contact_button(bot: BotHarness) -> None
     assert "عضویت شما کامل شد" in welcome.text
     assert [b["text"] for b in welcome.buttons[:2]] == ["💰 امتیاز من", "🎁 جوایز"]
     [member] = await _members(bot)
-    assert (member.phone, member.name, member.birthday.isoformat()) == (
+    assert (member.phone, member.phone_verified, member.name, member.birthday.isoformat()) == (
         "+989121234567",
+        True,
         "Sara Ahmadi",
         "1991-08-03",
     )
+    assert "/profile" not in welcome.text  # a verified number needs no confirming
 
 
 async def test_nothing_is_written_until_the_last_answer(bot: BotHarness) -> None:
