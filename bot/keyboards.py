@@ -58,6 +58,7 @@ def confirm_cancel(text: Text, confirm_data: str, cancel_data: str) -> InlineKey
     return inline([[(text("staff/confirm_button"), confirm_data),
                     (text("staff/cancel_button"), cancel_data)]])  # fmt: skip
 
+
 def pager(text: Text, kind: str, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
     row = []
     if page > 0:
