@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -332,3 +332,26 @@ async def test_a_claim_held_open_is_skipped_not_waited_for(
 
     assert held == ids[:4]
     assert other == ids[4:]
+
+
+async def test_a_row_cancelled_in_flight_stays_cancelled_and_is_never_claimed_again(
+    sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> None:
+    in_flight, queued, other = await _write(sessions, now, ["a", "b", "c"], chat_id=7)
+    async with sessions() as s, s.begin():
+        await outbox.claim(s, 1, now=now)  # "a" is being sent
+        await s.execute(update(Delivery).where(Delivery.id == other).values(chat_id=8))
+    async with sessions() as s, s.begin():
+        assert await outbox.cancel_for_member(s, 999, chat_id=7) == 2
+    async with sessions() as s, s.begin():  # the send failed: a retry would have put it back
+        await outbox.settle(
+            s, in_flight, DeliveryStatus.PENDING, error="timeout", retry_at=now + S, now=now
+        )
+        await outbox.release_stale(s, timedelta(0), now=now + 10 * S)
+        claimed = await outbox.claim(s, 10, now=now + 10 * S)
+
+    assert [d.id for d in claimed] == [other]
+    rows = await _rows(sessions)
+    assert [(rows[i].status, rows[i].text) for i in (in_flight, queued)] == [
+        (DeliveryStatus.CANCELLED, "")
+    ] * 2

@@ -20,6 +20,8 @@ from core.errors import (
     CodeCancelled,
     CodeExpired,
     CodeNotFound,
+    CodeVoid,
+    IdempotencyConflict,
     InsufficientPoints,
     MemberInactive,
     OutOfStock,
@@ -620,3 +622,34 @@ async def test_a_colliding_code_is_drawn_again(
     second = await redeem(session, rules, member.id, item.id, now)
     assert (first.code, second.code) == ("ACDEFGHJ", "KMNPQRTU")
     assert await balance(session, member.id) == 300
+
+
+async def test_an_erased_members_codes_are_void_and_confirm_says_so(
+    session: AsyncSession, rules: Rules, now: datetime
+) -> None:
+    member = await member_with(session, rules, now, 500)
+    gift = await reward(session, rules, cost=300, stock=2)
+    code = await redeem(session, rules, member.id, gift.id, now)
+
+    assert await redemptions.void_for_member(session, member.id, now) == 1
+
+    assert await status(session, code.id) == RedemptionStatus.VOID
+    assert (await balance(session, member.id), await stock(session, gift.id)) == (500, 2)
+    with pytest.raises(CodeVoid):
+        await redemptions.confirm(session, code.code, actor_id=1, now=now)
+    with pytest.raises(CodeVoid):
+        await redemptions.cancel(session, code.id, now=now)
+    await assert_books_balance(session, member.id)
+
+
+async def test_a_request_key_of_another_member_is_never_replayed_to_them(
+    session: AsyncSession, rules: Rules, now: datetime
+) -> None:
+    first = await member_with(session, rules, now, 500)
+    second = await member_with(session, rules, now, 500, name="Reza")
+    gift = await reward(session, rules)
+    await redeem(session, rules, first.id, gift.id, now, key="same")
+
+    with pytest.raises(IdempotencyConflict):
+        await redeem(session, rules, second.id, gift.id, now, key="same")
+    assert await balance(session, second.id) == 500
