@@ -26,7 +26,9 @@ COMMANDS = ["/purchase", "/refund", "/award", "/deduct", "/confirm", "/member",
 TOKENS = st.one_of(
     st.sampled_from(["#1", "#2", "1", "2", "@sara_a", "09121234567", "+98", "912", "123",
                      "4567", "۲۵۰٬۰۰۰", "٢٥٠", "-5", "0", "10" * 30, "INV-1", "<b>x</b>", "&",
-                     "cost", "title", "tier", "ends", "-", "members", "ledger", "gold"]),
+                     "cost", "title", "tier", "ends", "-", "members", "ledger", "gold",
+                     "هزار", "میلیون", "میلیارد", "تومان", "ریال", "250k", "2.5m", "۲٫۵", "1,2",
+                     "000", "9121234567", "2/5", "60m", "1e3", "∞"]),
     st.integers(-(10**20), 10**20).map(str),
     st.text(min_size=1, max_size=12).filter(lambda t: t.split() == [t]),
 )  # fmt: skip
