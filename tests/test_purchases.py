@@ -17,8 +17,9 @@ from core.errors import (
     MemberInactive,
     MemberNotFound,
     PurchaseNotFound,
+    ReferenceConflict,
 )
-from core.models import EntryKind, LedgerEntry, Member, Purchase, PurchaseStatus
+from core.models import EntryKind, LedgerEntry, Member, MemberStatus, Purchase, PurchaseStatus
 from core.rules import Rules
 from tests.helpers import assert_books_balance, new_member
 
@@ -194,3 +195,90 @@ async def test_refund_twice_or_unknown(session: AsyncSession, rules: Rules, now:
     await session.refresh(member)
     assert member.balance == 0
     assert await _count(session, Member) == 1
+
+
+# --- references, reachability, shortfalls --------------------------------------------------
+
+
+async def test_a_retry_names_the_purchase_and_a_conflict_is_refused(
+    session: AsyncSession, rules: Rules, now: datetime
+) -> None:
+    member = await new_member(session, rules, now)
+    other = await new_member(session, rules, now, name="Ali")
+    first = await purchases.record(session, rules, member.id, 250_000, reference="1001", now=now)
+
+    with pytest.raises(DuplicateReference) as retry:
+        await purchases.record(session, rules, member.id, 250_000, reference="1001", now=now)
+    assert retry.value.details == {
+        "reference": "1001",
+        "purchase_id": first.purchase.id,
+        "member_id": member.id,
+        "amount": 250_000,
+        "points": 250,
+        "status": "completed",
+    }
+    for member_id, amount in ((other.id, 250_000), (member.id, 260_000)):
+        with pytest.raises(ReferenceConflict) as conflict:
+            await purchases.record(session, rules, member_id, amount, reference="1001", now=now)
+        assert conflict.value.details == {"reference": "1001"}
+    assert await _count(session, Purchase) == 1
+
+
+async def test_a_member_who_blocked_the_bot_still_earns(
+    session: AsyncSession, rules: Rules, now: datetime
+) -> None:
+    member = await new_member(session, rules, now)
+    member.status = MemberStatus.BLOCKED
+
+    result = await purchases.record(session, rules, member.id, 100_000, now=now)
+
+    assert (result.points, result.balance) == (100, 100)
+    await assert_books_balance(session, member.id)
+
+
+async def test_a_shortfall_is_owed_until_points_come_back_to_its_lot(
+    session: AsyncSession, rules: Rules, now: datetime
+) -> None:
+    member = await new_member(session, rules, now)
+    bought = await purchases.record(session, rules, member.id, 300_000, reference="R", now=now)
+    spent = await ledger.debit(session, member.id, 200, EntryKind.REDEEM, "spend", now=now)
+
+    refund = await purchases.refund(session, "R", now=now)
+    assert (refund.reversed, refund.unrecovered, refund.balance) == (100, 200, 0)
+    assert await purchases.owed(session, bought.purchase) == 200
+
+    await ledger.credit(
+        session, member.id, 70, EntryKind.BONUS, "gift", expires_at=after_days(now, 30), now=now
+    )
+    assert await purchases.owed(session, bought.purchase) == 200  # other points are not taken
+    await ledger.refund(session, spent.id, now=now)
+
+    assert await purchases.owed(session, bought.purchase) == 0
+    assert bought.purchase.points_unrecovered == 200  # the shortfall as it was at the refund
+    assert (await ledger.lock_member(session, member.id)).balance == 70
+    await assert_books_balance(session, member.id)
+
+
+async def test_pending_points_wait_and_a_refund_in_the_window_owes_nothing(
+    session: AsyncSession, now: datetime
+) -> None:
+    rules = Rules(earn={"pending_days": 14})
+    member = await new_member(session, rules, now)
+    kept = await purchases.record(session, rules, member.id, 300_000, reference="K", now=now)
+    await purchases.record(session, rules, member.id, 200_000, reference="B", now=now)
+
+    assert (kept.pending, kept.balance) == (True, 0)
+    assert await purchases.pending(session, member.id) == purchases.PendingPoints(
+        500, [(after_days(now, 14), 300), (after_days(now, 14), 200)]
+    )
+    refund = await purchases.refund(session, "B", now=now)
+    assert (refund.was_pending, refund.reversed, refund.unrecovered) == (True, 0, 0)
+    assert await purchases.activate_due(session, rules, after_days(now, 13)) == []
+
+    [activated] = await purchases.activate_due(session, rules, after_days(now, 14))
+    assert await purchases.activate_due(session, rules, after_days(now, 15)) == []
+
+    assert (activated.purchase.reference, activated.balance) == ("K", 300)
+    assert await purchases.pending(session, member.id) == purchases.PendingPoints(0, [])
+    assert await _count(session, LedgerEntry) == 1
+    await assert_books_balance(session, member.id)

@@ -519,3 +519,54 @@ async def test_an_erased_referrer_earns_nothing_but_a_blocked_one_does(
     assert reward is not None and reward.points == REFERRER_BONUS
     assert await balance(session, erased.id) == 0
     await books_balance(session, erased.id, blocked.id)
+
+
+# --- clawbacks ------------------------------------------------------------------------------
+
+
+async def test_refunding_the_qualifying_purchase_claws_the_bonus_back_for_good(
+    session: AsyncSession, rules: Rules, now: datetime
+) -> None:
+    referrer = await new_member(session, rules, now, name="Reza")
+    [bought] = await bring_friends(session, rules, referrer, 1, now)
+    friend_id = bought.purchase.member_id
+
+    refund = await purchases.refund(session, bought.purchase.reference, now=now)
+
+    assert refund.clawback == referrals.Clawback(referrer.id, REFERRER_BONUS, REFERRER_BONUS, 0)
+    assert await balance(session, referrer.id) == 0
+    assert (await referral_of(session, friend_id)).status == ReferralStatus.CLAWED_BACK
+    # A later qualifying purchase of the same friend does not earn the bonus again.
+    assert (await buy(session, rules, friend_id, MIN_PURCHASE, now)).referrer_reward is None
+    assert await balance(session, referrer.id) == 0
+    assert await referrals.stats(session, referrer.id) == referrals.ReferralStats(1, 0, 0)
+    await books_balance(session, referrer.id, friend_id)
+
+
+async def test_a_spent_bonus_is_owed_and_paid_off_by_points_that_come_back(
+    session: AsyncSession, rules: Rules, now: datetime
+) -> None:
+    referrer = await new_member(session, rules, now, name="Reza")
+    [bought] = await bring_friends(session, rules, referrer, 1, now)
+    spent = await ledger.debit(session, referrer.id, 150, EntryKind.REDEEM, "spend", now=now)
+
+    refund = await purchases.refund(session, bought.purchase.reference, now=now)
+    assert refund.clawback == referrals.Clawback(referrer.id, REFERRER_BONUS, 50, 150)
+    assert await referrals.stats(session, referrer.id) == referrals.ReferralStats(1, 0, 0)
+
+    await ledger.refund(session, spent.id, now=now)  # the spend is given back: it pays the debt
+    assert await balance(session, referrer.id) == 0
+    assert await referrals.stats(session, referrer.id) == referrals.ReferralStats(1, 0, 0)
+    await books_balance(session, referrer.id)
+
+
+async def test_the_cap_counts_clawed_back_referrals(session: AsyncSession, now: datetime) -> None:
+    rules = Rules(referral=ReferralRules(cap=2))
+    referrer = await new_member(session, rules, now, name="Farmer")
+    for result in await bring_friends(session, rules, referrer, 2, now):
+        await purchases.refund(session, result.purchase.reference, now=now)
+
+    [third] = await bring_friends(session, rules, referrer, 1, now + timedelta(hours=1))
+
+    assert third.referrer_reward == referrals.ReferrerReward(referrer.id, ReferralStatus.CAPPED, 0)
+    assert await balance(session, referrer.id) == 0
