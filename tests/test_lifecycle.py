@@ -461,3 +461,33 @@ async def test_ledger_stays_balanced_under_a_birthday_and_expiry_on_one_day(
     async with bot.club.sessions() as s, s.begin():
         assert (await ledger.lock_member(s, member.id)).balance == 100  # the gift, not the lot
     await books_balance(bot)
+
+
+async def test_pending_points_are_activated_and_announced_once_by_two_sweeps_at_once(
+    bot: BotHarness,
+) -> None:
+    bot.club.rules = bot.club.rules.model_copy(
+        update={"earn": bot.club.rules.earn.model_copy(update={"pending_days": 14})}
+    )
+    waiting = [await join(bot) for _ in range(3)]
+    for member in waiting:
+        await buy(bot, member, 300_000, NOW - 15 * DAY)
+    late = await join(bot)
+    await buy(bot, late, 300_000, NOW - 13 * DAY)  # one more day to wait
+
+    first, second = await asyncio.gather(run(bot), run(bot))
+
+    activated = first.housekeeping["activate_points"] + second.housekeeping["activate_points"]
+    assert activated == 3
+    assert sum(first.written.values()) + sum(second.written.values()) == 3
+    rows = await outbox_rows(bot)
+    assert sorted(k for k in rows if k.startswith("activated:")) == sorted(
+        f"activated:{i}" for i in (1, 2, 3)
+    )
+    async with bot.club.sessions() as s:
+        earned = await s.scalars(select(LedgerEntry.member_id).where(LedgerEntry.kind == "earn"))
+        assert sorted(earned) == sorted(m.id for m in waiting)
+        assert await purchases.pending(s, late.id) == purchases.PendingPoints(
+            300, [(NOW - 13 * DAY + 14 * DAY, 300)]
+        )
+    await books_balance(bot)
