@@ -81,7 +81,12 @@ async def record(
     actor_id: int | None = None,
     now: datetime | None = None,
 ) -> PurchaseResult:
-    """Record a purchase and award its points; upgrade the tier and thank a referrer if due."""
+    """Record a purchase and award its points; upgrade the tier and thank a referrer if due.
+
+    With a return window the points, the tier and the referrer wait for :func:`activate_due`.
+    A reference already used is refused before anything moves: :class:`DuplicateReference` for a
+    retry (same member and amount), :class:`ReferenceConflict` for anything else.
+    """
     now = now or utcnow()
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidInput("not_a_number", repr(amount))
