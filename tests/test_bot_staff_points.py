@@ -63,6 +63,7 @@ async def test_the_same_reference_twice_awards_once(bot: BotHarness) -> None:
     [reply] = await bot.chat.send("/purchase #1 100000 R-1")
 
     assert "قبلاً ثبت شده" in reply.text
+    assert "R-1" in reply.text and "۱۰۰٬۰۰۰ تومان" in reply.text  # names the purchase it was
     assert (await _member(bot)).balance == 100
     assert await _count(bot, Purchase) == 1
 

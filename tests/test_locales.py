@@ -59,7 +59,9 @@ def _context(full: bool) -> dict[str, object]:
             reversed=80, unrecovered=420 if full else 0, pending=full, was_pending=full,
             clawback=SimpleNamespace(points=200, unrecovered=150) if full else None,
         ),
-        "pending": SimpleNamespace(points=300 if full else 0, batches=[(WHEN, 300)] if full else []),
+        "pending": SimpleNamespace(
+            points=300 if full else 0, batches=[(WHEN, 300)] if full else []
+        ),
         "clawback": SimpleNamespace(points=200, unrecovered=0),
         "counts": {7: 3}, "entered": full, "allocation": "top_spenders",
         "winners": [member] if full else [],
