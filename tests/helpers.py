@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import count
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import ledger, members
 from core.models import Member
@@ -42,3 +42,27 @@ async def assert_books_balance(session: AsyncSession, member_id: int) -> None:
     lots = await ledger.lots_sum(session, member_id)
     assert member.balance == entries == lots, (member.balance, entries, lots)
     assert member.balance >= 0
+
+
+async def join_user(
+    sessions: async_sessionmaker[AsyncSession],
+    rules: Rules,
+    user: dict,
+    phone: str,
+    code: str | None = None,
+) -> Member:
+    """A member for this Telegram user, joined as the join flow would make them."""
+    async with sessions() as s, s.begin():
+        result = await members.join(
+            s, rules, telegram_id=user["id"], name=user["first_name"], phone=phone,
+            referral_code=code,
+        )  # fmt: skip
+        return result.member
+
+
+async def reload_member(sessions: async_sessionmaker[AsyncSession], member_id: int) -> Member:
+    """The member as the database has them now."""
+    async with sessions() as s:
+        member = await s.get(Member, member_id)
+        assert member is not None
+        return member

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.context import BotContext
 from bot.notifications import lifecycle as lifecycle_sweep
 from bot.shell import MEMBER, STAFF
-from core import members, rewards
+from core import rewards
 from core.clock import after_days
 from core.models import (
     Delivery,
@@ -29,24 +29,10 @@ from core.models import (
 )
 from core.rules import Rules
 from tests.conftest import STAFF_CHAT_ID, BotHarness
-from tests.helpers import assert_books_balance
+from tests.helpers import assert_books_balance, join_user, reload_member
 
 FRIEND = {"id": 1002, "is_bot": False, "first_name": "Ali", "language_code": "fa"}
 WINDOW = 14
-
-
-async def _member_for(bot: BotHarness, user: dict, phone: str, code: str | None = None) -> Member:
-    async with bot.club.sessions() as s, s.begin():
-        result = await members.join(
-            s, bot.club.rules, telegram_id=user["id"], name=user["first_name"], phone=phone,
-            referral_code=code,
-        )  # fmt: skip
-        return result.member
-
-
-async def _reload(bot: BotHarness, member_id: int) -> Member:
-    async with bot.club.sessions() as s:
-        return await s.get(Member, member_id)
 
 
 async def _purchase(bot: BotHarness) -> Purchase:
@@ -81,7 +67,7 @@ async def _pending_purchase(bot: BotHarness, member: Member, amount: int = 2_500
 async def test_pending_points_are_shown_with_their_date_and_cannot_be_spent(
     bot: BotHarness,
 ) -> None:
-    member = await _member_for(bot, MEMBER, "+989121234567")
+    member = await join_user(bot.club.sessions, bot.club.rules, MEMBER, "+989121234567")
     async with bot.club.sessions() as s, s.begin():
         await rewards.create(s, bot.club.rules, title="Blender", cost=2_500, stock=3)
 
@@ -94,7 +80,7 @@ async def test_pending_points_are_shown_with_their_date_and_cannot_be_spent(
     assert purchase.status == PurchaseStatus.PENDING
     assert purchase.available_at == after_days(purchase.created_at, WINDOW)
     assert await _count(bot, LedgerEntry) == 0
-    stored = await _reload(bot, member.id)
+    stored = await reload_member(bot.club.sessions, member.id)
     assert (stored.balance, stored.tier) == (0, "bronze")  # 2,500 would reach silver
 
     bot.chat.as_member(MEMBER)
@@ -105,12 +91,12 @@ async def test_pending_points_are_shown_with_their_date_and_cannot_be_spent(
     await bot.chat.send("/rewards")
     await bot.chat.press(1)
     await bot.chat.press(1)
-    assert (await _reload(bot, member.id)).balance == 0
+    assert (await reload_member(bot.club.sessions, member.id)).balance == 0
     assert await _count(bot, LedgerEntry) == 0
 
 
 async def test_a_refund_inside_the_window_cancels_them_with_nothing_owed(bot: BotHarness) -> None:
-    member = await _member_for(bot, MEMBER, "+989121234567")
+    member = await join_user(bot.club.sessions, bot.club.rules, MEMBER, "+989121234567")
     await _pending_purchase(bot, member)
 
     calls = await bot.chat.send("/refund P-1")
@@ -125,11 +111,11 @@ async def test_a_refund_inside_the_window_cancels_them_with_nothing_owed(bot: Bo
     )
     await _sweep(bot, utcnow() + timedelta(days=WINDOW + 1))
     assert await _count(bot, LedgerEntry) == 0
-    assert (await _reload(bot, member.id)).balance == 0
+    assert (await reload_member(bot.club.sessions, member.id)).balance == 0
 
 
 async def test_the_sweep_activates_them_once_and_tells_the_member(bot: BotHarness) -> None:
-    member = await _member_for(bot, MEMBER, "+989121234567")
+    member = await join_user(bot.club.sessions, bot.club.rules, MEMBER, "+989121234567")
     await _pending_purchase(bot, member)
     rules = bot.club.rules
 
@@ -140,7 +126,7 @@ async def test_the_sweep_activates_them_once_and_tells_the_member(bot: BotHarnes
     await _sweep(bot, later + timedelta(minutes=5))
 
     purchase = await _purchase(bot)
-    stored = await _reload(bot, member.id)
+    stored = await reload_member(bot.club.sessions, member.id)
     assert purchase.status == PurchaseStatus.COMPLETED
     assert (stored.balance, stored.tier) == (2_500, "silver")
     async with bot.club.sessions() as s, s.begin():
@@ -158,16 +144,18 @@ async def test_the_sweep_activates_them_once_and_tells_the_member(bot: BotHarnes
 async def test_the_referrer_is_thanked_at_activation_and_never_for_a_refund_inside_the_window(
     bot: BotHarness,
 ) -> None:
-    referrer = await _member_for(bot, MEMBER, "+989121234567")
-    friend = await _member_for(bot, FRIEND, "+989351234567", code=referrer.referral_code)
+    referrer = await join_user(bot.club.sessions, bot.club.rules, MEMBER, "+989121234567")
+    friend = await join_user(
+        bot.club.sessions, bot.club.rules, FRIEND, "+989351234567", code=referrer.referral_code
+    )
     await _pending_purchase(bot, friend, amount=100_000)
-    assert (await _reload(bot, referrer.id)).balance == 0
+    assert (await reload_member(bot.club.sessions, referrer.id)).balance == 0
     await bot.chat.send("/refund P-1")
     await bot.chat.send(f"/purchase #{friend.id} 100000 P-2")
 
     await _sweep(bot, utcnow() + timedelta(days=WINDOW + 1))
 
-    assert (await _reload(bot, referrer.id)).balance == 200
+    assert (await reload_member(bot.club.sessions, referrer.id)).balance == 200
     async with bot.club.sessions() as s:
         referral = await s.scalar(select(Referral))
         paid_by = await s.scalar(
@@ -179,7 +167,7 @@ async def test_the_referrer_is_thanked_at_activation_and_never_for_a_refund_insi
 async def test_staff_see_pending_points_in_the_member_file_and_the_liability(
     bot: BotHarness,
 ) -> None:
-    member = await _member_for(bot, MEMBER, "+989121234567")
+    member = await join_user(bot.club.sessions, bot.club.rules, MEMBER, "+989121234567")
     await _pending_purchase(bot, member)
 
     [file] = await bot.chat.send(f"/member #{member.id}")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from bot.context import BotContext
 from bot.notifications import lifecycle as lifecycle_sweep
 from bot.shell import MEMBER, STAFF
-from core import members, purchases, rewards
+from core import purchases, rewards
 from core.models import (
     EntryKind,
     LedgerEntry,
@@ -28,26 +28,9 @@ from core.models import (
     utcnow,
 )
 from tests.conftest import STAFF_CHAT_ID, BotHarness
-from tests.helpers import assert_books_balance
+from tests.helpers import assert_books_balance, join_user, reload_member
 
 FRIEND = {"id": 1002, "is_bot": False, "first_name": "Ali", "language_code": "fa"}
-
-
-async def _member_for(bot: BotHarness, user: dict, phone: str, code: str | None = None) -> Member:
-    """A member for this Telegram user (joined as the join flow would make them)."""
-    async with bot.club.sessions() as s, s.begin():
-        result = await members.join(
-            s, bot.club.rules, telegram_id=user["id"], name=user["first_name"], phone=phone,
-            referral_code=code,
-        )  # fmt: skip
-        return result.member
-
-
-async def _reload(bot: BotHarness, member_id: int) -> Member:
-    async with bot.club.sessions() as s:
-        member = await s.get(Member, member_id)
-        assert member is not None
-        return member
 
 
 async def _books(bot: BotHarness, member_id: int) -> None:
@@ -62,7 +45,7 @@ def _as_staff(bot: BotHarness) -> None:
 
 async def _earn_and_spend_then_refund(bot: BotHarness) -> Member:
     """Steps 1-3 of the issue: 2,500 points earned, spent on a reward, the purchase refunded."""
-    member = await _member_for(bot, MEMBER, "+989121234567")
+    member = await join_user(bot.club.sessions, bot.club.rules, MEMBER, "+989121234567")
     async with bot.club.sessions() as s, s.begin():
         await rewards.create(s, bot.club.rules, title="Blender", cost=2_500, stock=3)
     _as_staff(bot)
@@ -71,7 +54,7 @@ async def _earn_and_spend_then_refund(bot: BotHarness) -> Member:
     await bot.chat.send("/rewards")
     await bot.chat.press(1)
     await bot.chat.press(1)  # confirm: the code is reserved, the points spent
-    assert (await _reload(bot, member.id)).balance == 0
+    assert (await reload_member(bot.club.sessions, member.id)).balance == 0
     _as_staff(bot)
     calls = await bot.chat.send("/refund R-1")
     [answer] = [c for c in calls if c.params["chat_id"] == STAFF_CHAT_ID]
@@ -86,7 +69,7 @@ async def test_cancelling_the_code_after_a_refund_gives_nothing_back(bot: BotHar
     await bot.chat.send("/myrewards")
     await bot.chat.press(1)
 
-    assert (await _reload(bot, member.id)).balance == 0
+    assert (await reload_member(bot.club.sessions, member.id)).balance == 0
     await _books(bot, member.id)
     async with bot.club.sessions() as s:
         [earned] = await s.scalars(select(LedgerEntry).where(LedgerEntry.kind == EntryKind.EARN))
@@ -107,7 +90,7 @@ async def test_an_expired_code_after_a_refund_gives_nothing_back(bot: BotHarness
     later = utcnow() + timedelta(days=bot.club.rules.redemption.valid_days + 1)
     await lifecycle_sweep.run(BotContext(bot.app), later)
 
-    assert (await _reload(bot, member.id)).balance == 0
+    assert (await reload_member(bot.club.sessions, member.id)).balance == 0
     await _books(bot, member.id)
 
 
@@ -125,18 +108,20 @@ async def test_points_earned_elsewhere_are_not_taken_for_a_paid_off_shortfall(
     # The cancelled code's 2,500 paid the 2,500 owed; the new purchase's points are untouched.
     async with bot.club.sessions() as s:
         honest = await s.scalar(select(Purchase.points).where(Purchase.reference == "R-2"))
-    assert honest and (await _reload(bot, member.id)).balance == honest
+    assert honest and (await reload_member(bot.club.sessions, member.id)).balance == honest
     await _books(bot, member.id)
 
 
 async def test_refunding_the_friends_purchase_claws_back_the_referrers_bonus(
     bot: BotHarness,
 ) -> None:
-    referrer = await _member_for(bot, MEMBER, "+989121234567")
-    friend = await _member_for(bot, FRIEND, "+989351234567", code=referrer.referral_code)
+    referrer = await join_user(bot.club.sessions, bot.club.rules, MEMBER, "+989121234567")
+    friend = await join_user(
+        bot.club.sessions, bot.club.rules, FRIEND, "+989351234567", code=referrer.referral_code
+    )
     _as_staff(bot)
     await bot.chat.send(f"/purchase #{friend.id} 100000 F-1")
-    assert (await _reload(bot, referrer.id)).balance == 200
+    assert (await reload_member(bot.club.sessions, referrer.id)).balance == 200
 
     calls = await bot.chat.send("/refund F-1")
 
@@ -144,7 +129,7 @@ async def test_refunding_the_friends_purchase_claws_back_the_referrers_bonus(
     [to_referrer] = [c for c in calls if c.params["chat_id"] == MEMBER["id"]]
     assert "هدیهٔ معرفی این خرید (۲۰۰ امتیاز) از معرف پس گرفته شد" in to_staff.text
     assert "این هدیه پس گرفته شد" in to_referrer.text
-    assert (await _reload(bot, referrer.id)).balance == 0
+    assert (await reload_member(bot.club.sessions, referrer.id)).balance == 0
     await _books(bot, referrer.id)
     async with bot.club.sessions() as s:
         referral = await s.scalar(select(Referral))
@@ -152,7 +137,7 @@ async def test_refunding_the_friends_purchase_claws_back_the_referrers_bonus(
 
 
 async def test_a_member_who_blocked_the_bot_still_earns(bot: BotHarness) -> None:
-    member = await _member_for(bot, MEMBER, "+989121234567")
+    member = await join_user(bot.club.sessions, bot.club.rules, MEMBER, "+989121234567")
     async with bot.club.sessions() as s, s.begin():
         (await s.get(Member, member.id)).status = MemberStatus.BLOCKED
     _as_staff(bot)
@@ -161,12 +146,12 @@ async def test_a_member_who_blocked_the_bot_still_earns(bot: BotHarness) -> None
 
     [answer] = [c for c in calls if c.params["chat_id"] == STAFF_CHAT_ID]
     assert "ثبت شد" in answer.text
-    assert (await _reload(bot, member.id)).balance == 250
+    assert (await reload_member(bot.club.sessions, member.id)).balance == 250
 
 
 async def test_a_reference_used_for_another_purchase_is_refused(bot: BotHarness) -> None:
-    member = await _member_for(bot, MEMBER, "+989121234567")
-    other = await _member_for(bot, FRIEND, "+989351234567")
+    member = await join_user(bot.club.sessions, bot.club.rules, MEMBER, "+989121234567")
+    other = await join_user(bot.club.sessions, bot.club.rules, FRIEND, "+989351234567")
     _as_staff(bot)
     await bot.chat.send(f"/purchase #{member.id} 100000 1001")
 
@@ -179,5 +164,5 @@ async def test_a_reference_used_for_another_purchase_is_refused(bot: BotHarness)
         assert "برای خرید دیگری" in refused.text and "چیزی ثبت نشد" in refused.text
     async with bot.club.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Purchase)) == 1
-    assert (await _reload(bot, member.id)).balance == 100
-    assert (await _reload(bot, other.id)).balance == 0
+    assert (await reload_member(bot.club.sessions, member.id)).balance == 100
+    assert (await reload_member(bot.club.sessions, other.id)).balance == 0

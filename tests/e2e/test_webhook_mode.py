@@ -36,7 +36,7 @@ SARA = Person(1001, "Sara", "Ahmadi")
 async def _seed(session: AsyncSession, rules: Rules) -> None:
     await members.join(
         session, rules, telegram_id=SARA.id, name=SARA.full_name, phone="+989121234567",
-        locale="en",
+        phone_verified=True, locale="en",
     )  # fmt: skip
 
 
