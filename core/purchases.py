@@ -20,7 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger, referrals, surveys, tiers
+from core import audit, ledger, referrals, surveys, tiers
 from core.clock import after_days
 from core.digits import to_latin_digits
 from core.errors import (
@@ -126,6 +126,32 @@ async def record(
         reward = await _complete(session, rules, member, purchase, now)
     await surveys.after_purchase(session, rules, purchase, now)
     return PurchaseResult(purchase, points, member.balance, tier_before, member.tier, reward)
+
+
+async def record_by_staff(
+    session: AsyncSession,
+    rules: Rules,
+    member_id: int,
+    amount: int,
+    *,
+    reference: str,
+    actor_id: int,
+    actor_name: str | None,
+    confirmation_id: int | None = None,
+) -> PurchaseResult:
+    """A purchase staff recorded, with its audit entry: one path for ``/purchase`` and for the
+    confirm button of a held one (``confirmation_id``), so both leave the same trail."""
+    member = await ledger.lock_member(session, member_id)
+    before = {"balance": member.balance, "tier": member.tier}
+    result = await record(session, rules, member_id, amount, reference=reference, actor_id=actor_id)
+    await audit.record(
+        session, action="purchase", member_id=member_id, before=before,
+        after={"balance": result.balance, "tier": result.tier_after, "amount": amount,
+               "reference": result.purchase.reference, "points": result.points,
+               "confirmation": confirmation_id},
+        actor_id=actor_id, actor_name=actor_name,
+    )  # fmt: skip
+    return result
 
 
 async def _refuse_taken(session: AsyncSession, reference: str, member_id: int, amount: int) -> None:

@@ -13,7 +13,6 @@ confirm records the held purchase (reference fixed at request time) exactly as t
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -34,7 +33,6 @@ from core.confirmations import PendingPurchase
 from core.errors import IdempotencyConflict, InvalidPhone
 from core.models import Member
 from core.phones import normalize_phone
-from core.purchases import PurchaseResult
 
 CONFIRM_PURCHASE = "pcf"
 CANCEL_PURCHASE = "pcx"
@@ -74,7 +72,9 @@ async def purchase(update: Update, context: BotContext) -> None:
                 s, held, reasons=reasons, requested_by=update.effective_user.id
             )
         else:
-            result = await _record_purchase(s, update, context, held)
+            result = await purchases.record_by_staff(
+                s, rules, member.id, held.amount, reference=reference, **actor(update)
+            )
     if reasons:
         buttons = keyboards.confirm_cancel(
             lambda key: context.text(update, key),
@@ -88,29 +88,6 @@ async def purchase(update: Update, context: BotContext) -> None:
         return
     await context.say(update, "staff/purchase_recorded", result=result, member=member)
     await tell_member(context, member, "notify/purchase", result=result)
-
-
-async def _record_purchase(
-    s: AsyncSession,
-    update: Update,
-    context: BotContext,
-    held: PendingPurchase,
-    confirmation_id: int | None = None,
-) -> PurchaseResult:
-    """The one purchase path of the command and of its confirm button: record, then audit."""
-    member = await members.get(s, held.member_id)
-    before = _snapshot(member)
-    result = await purchases.record(
-        s, context.club.rules, member.id, held.amount,
-        reference=held.reference, actor_id=update.effective_user.id,
-    )  # fmt: skip
-    await audit.record(
-        s, action="purchase", member_id=member.id, before=before,
-        after={**_snapshot(member), "amount": held.amount, "reference": result.purchase.reference,
-               "points": result.points, "confirmation": confirmation_id},
-        **actor(update),
-    )  # fmt: skip
-    return result
 
 
 async def decide_purchase(update: Update, context: BotContext) -> None:
@@ -132,7 +109,10 @@ async def decide_purchase(update: Update, context: BotContext) -> None:
             held = PendingPurchase.of(decided)
             member = await members.get(s, held.member_id)
             if decision == confirmations.CONFIRMED:
-                result = await _record_purchase(s, update, context, held, decided.id)
+                result = await purchases.record_by_staff(
+                    s, context.club.rules, member.id, held.amount, reference=held.reference,
+                    confirmation_id=decided.id, **actor(update),
+                )  # fmt: skip
     if decided is None:  # unknown, forged, too old, or already decided by another press
         await query.answer(context.text(update, "stale_button"))
         return
