@@ -6,7 +6,8 @@ schedules) only knows :class:`datetime.date` in the Gregorian calendar, so this 
 is the single border crossing: :func:`parse_date` / :func:`parse_birthday` turn text
 into a ``date``, :func:`format_date` / :func:`format_datetime` turn a ``date`` or an
 aware ``datetime`` back into text, and :func:`month_of` / :func:`jalali_month_day`
-answer "which Jalali month/day is this" for birthday segments.
+answer "which Jalali month/day is this" for birthday segments, as :func:`jalali_month_spans`
+answers "which Gregorian days make up each Jalali month" for their SQL.
 
 The calendar arithmetic (leap years, month lengths) is delegated to ``jdatetime``; we
 never re-implement it. Persian month names also come from ``jdatetime``
@@ -17,7 +18,7 @@ never re-implement it. Persian month names also come from ``jdatetime``
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Final, Literal
 
 import jdatetime
@@ -34,6 +35,8 @@ __all__ = [
     "format_date",
     "format_datetime",
     "jalali_month_day",
+    "jalali_month_spans",
+    "mmdd",
     "month_of",
     "parse_birthday",
     "parse_date",
@@ -243,6 +246,31 @@ def jalali_month_day(d: date) -> tuple[int, int]:
     """
     j = _jalali(d)
     return j.month, j.day
+
+
+def mmdd(d: date) -> int:
+    """A Gregorian month and day as one number, ``month * 100 + day``: 21 March is ``321``."""
+    return d.month * 100 + d.day
+
+
+def jalali_month_spans(jalali_year: int) -> dict[int, tuple[int, int]]:
+    """For each Jalali month of the year, its Gregorian days as ``(first, last)`` in ``mmdd``.
+
+    ``first > last`` means the month runs over the Gregorian year end (Dey). The twelve spans
+    cover every ``mmdd`` of a leap year exactly once.
+    """
+    spans: dict[int, tuple[int, int]] = {}
+    for month in range(1, 13):
+        first = jdatetime.date(jalali_year, month, 1).togregorian()
+        if month < 12:
+            last = jdatetime.date(jalali_year, month + 1, 1).togregorian() - timedelta(days=1)
+        else:
+            # Esfand runs to the day before Farvardin 1 of this year's Gregorian calendar: a year
+            # of 366 days would give 20 March to both Farvardin and Esfand, a year of 365 days
+            # over a 29 February none of them.
+            last = jdatetime.date(jalali_year, 1, 1).togregorian() - timedelta(days=1)
+        spans[month] = (mmdd(first), mmdd(last))
+    return spans
 
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
