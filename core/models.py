@@ -495,3 +495,21 @@ class Campaign(Base):
     progress_message_id: Mapped[int | None]
     created_by: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationState(Base):
+    """Where a half-finished conversation stands, and the drafts it keeps, across a restart.
+
+    The bot's multi-step flows (join, reward_add, campaign_new) live in python-telegram-bot's
+    memory; a row here is what lets a member who shared a contact before a deploy type their name
+    after it. ``kind`` is ``conversation`` (``name`` is the flow, ``key`` its chat and user) or
+    ``user_data`` (``name`` is empty, ``key`` the user); ``value`` is JSON.
+    """
+
+    __tablename__ = "conversation_states"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
