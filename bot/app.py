@@ -52,6 +52,7 @@ from bot.handlers import (
 from bot.handlers import settings as member_settings
 from bot.i18n import LOCALES, Translator, commands_from
 from bot.notifications.group_replies import GroupReplies
+from bot.persistence import DatabasePersistence, PromptApplication
 from bot.updates import UpdateFlow, poll, stop_signal
 from core.club import Club
 from core.config import Settings
@@ -71,6 +72,8 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
         .base_file_url(f"{settings.api_base_url}/file/bot")
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
         .context_types(ContextTypes(context=BotContext))
+        .application_class(PromptApplication)
+        .persistence(DatabasePersistence())
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -103,9 +106,17 @@ def _register(app: Application, translator: Translator) -> None:
 
 
 async def _open(app: Application) -> None:
-    """Open the club (migrations, rules, catalogue) and publish the command menus."""
+    """Open the club (migrations, rules, catalogue) before PTB loads the stored conversations."""
     settings: Settings = app.bot_data["settings"]
-    app.bot_data[CLUB_KEY] = await Club.open(settings)
+    club = await Club.open(settings)
+    app.bot_data[CLUB_KEY] = club
+    if isinstance(app.persistence, DatabasePersistence):
+        app.persistence.use(club)
+
+
+async def _publish_commands(app: Application) -> None:
+    """The command menus, per language, for members and for the staff chat."""
+    settings: Settings = app.bot_data["settings"]
     translator: Translator = app.bot_data[TRANSLATOR_KEY]
     for locale in LOCALES:
         await app.bot.set_my_commands(
@@ -140,18 +151,21 @@ async def running(app: Application, *, background_work: bool = False) -> AsyncIt
 
     Tests drive sweeps and the sender themselves; the shell and webhook mode want them running.
     """
-    async with app:
-        await _open(app)
-        await app.start()  # the job queue, for conversation timeouts and scheduled work
-        if background_work:
-            await background.start(app)
-        try:
-            yield app
-        finally:
-            await group_replies_of(app).close(ANSWERS_AT_SHUTDOWN_SECONDS)
-            await background.stop(app)
-            await app.stop()
-            await _close(app)
+    await _open(app)
+    try:
+        async with app:  # initialize() loads the stored conversations from the club's database
+            await _publish_commands(app)
+            await app.start()  # the job queue, for conversation timeouts and scheduled work
+            if background_work:
+                await background.start(app)
+            try:
+                yield app
+            finally:
+                await group_replies_of(app).close(ANSWERS_AT_SHUTDOWN_SECONDS)
+                await background.stop(app)
+                await app.stop()  # the last write of the persistence, while the club is open
+    finally:
+        await _close(app)
 
 
 async def run_polling(app: Application) -> None:

@@ -188,4 +188,5 @@ def handler() -> BaseHandler:
         fallbacks=[CommandHandler("cancel", stop)],
         conversation_timeout=TIMEOUT_SECONDS,
         name="campaign_new",
+        persistent=True,
     )

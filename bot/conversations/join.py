@@ -171,4 +171,5 @@ def handler() -> BaseHandler:
         ],
         conversation_timeout=TIMEOUT_SECONDS,
         name="join",
+        persistent=True,
     )

@@ -173,4 +173,5 @@ def handler() -> BaseHandler:
         fallbacks=[CommandHandler("cancel", cancel)],
         conversation_timeout=TIMEOUT_SECONDS,
         name="reward_add",
+        persistent=True,
     )
