@@ -1,8 +1,8 @@
-"""Keyboards. Labels come from the locales; callback data is short, stable and parsed in one place.
+"""Keyboards. Labels come from the locales; callback data is declared, packed and parsed in
+:mod:`bot.callbacks`.
 
-Callback data is ``<kind>:<arg>[:<arg>…]``, at most 64 bytes as Telegram requires. Every handler
-re-checks what a button names against the database, so a button from an old message can never do
-more than the same action done fresh.
+Every handler re-checks what a button names against the database, so a button from an old message
+can never do more than the same action done fresh.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from telegram import (
     KeyboardButton,
     ReplyKeyboardMarkup,
 )
+
+from bot.callbacks import Kind
 
 Text = Callable[[str], str]
 
@@ -59,31 +61,10 @@ def confirm_cancel(text: Text, confirm_data: str, cancel_data: str) -> InlineKey
                     (text("staff/cancel_button"), cancel_data)]])  # fmt: skip
 
 
-def pager(text: Text, kind: str, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
+def pager(text: Text, kind: Kind, page: int, has_next: bool) -> InlineKeyboardMarkup | None:
     row = []
     if page > 0:
-        row.append((text("buttons/newer"), f"{kind}:{page - 1}"))
+        row.append((text("buttons/newer"), kind.pack(page - 1)))
     if has_next:
-        row.append((text("buttons/older"), f"{kind}:{page + 1}"))
+        row.append((text("buttons/older"), kind.pack(page + 1)))
     return inline([row]) if row else None
-
-
-def parse(data: str | None, kind: str) -> list[str] | None:
-    """The arguments of callback data of ``kind``, or None if it is not that kind."""
-    if not data:
-        return None
-    head, _, rest = data.partition(":")
-    if head != kind:
-        return None
-    return rest.split(":") if rest else []
-
-
-def args(data: str | None, kind: str, count: int) -> list[str]:
-    """Exactly ``count`` arguments of callback data of ``kind`` (missing ones are empty)."""
-    return [*(parse(data, kind) or []), *[""] * count][:count]
-
-
-def int_arg(args: list[str] | None, index: int = 0) -> int | None:
-    if not args or len(args) <= index or not args[index].isdigit() or len(args[index]) > 18:
-        return None
-    return int(args[index])

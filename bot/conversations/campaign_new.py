@@ -12,14 +12,13 @@ from datetime import datetime
 from telegram import ForceReply, Update
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
     filters,
 )
 
-from bot import keyboards
+from bot import callbacks, keyboards
 from bot.context import BotContext
 from bot.conversations import keyed_per_user
 from bot.handlers.staff_access import actor, staff_only
@@ -126,8 +125,8 @@ async def button(update: Update, context: BotContext) -> int:
         return BUTTON
     preview = campaigns.render(draft["template"], _sample(update, context))
     markup = keyboards.inline(
-        [[(context.text(update, "buttons/campaign_save"), "cmp:save"),
-          (context.text(update, "buttons/campaign_drop"), "cmp:drop")]]
+        [[(context.text(update, "buttons/campaign_save"), callbacks.CAMPAIGN.pack("save")),
+          (context.text(update, "buttons/campaign_drop"), callbacks.CAMPAIGN.pack("drop"))]]
     )  # fmt: skip
     await context.say(
         update, "campaign_new/preview", markup, preview=preview, draft=draft,
@@ -148,7 +147,7 @@ async def confirm(update: Update, context: BotContext) -> int:
     query = update.callback_query
     await query.answer()
     draft = context.user_data.pop(_DRAFT, {})
-    if query.data != "cmp:save" or not draft:
+    if callbacks.CAMPAIGN.of(update) != ("save",) or not draft:
         await query.edit_message_text(context.text(update, "campaign_new/dropped"))
         return ConversationHandler.END
     run_at: datetime | None = draft.get("run_at")
@@ -183,7 +182,7 @@ def handler() -> BaseHandler:
             SEGMENT: [MessageHandler(text, segment)],
             SCHEDULE: [MessageHandler(text, schedule)],
             BUTTON: [MessageHandler(text, button)],
-            CONFIRM: [CallbackQueryHandler(confirm, pattern=r"^cmp:")],
+            CONFIRM: [callbacks.CAMPAIGN.handler(confirm)],
         },
         fallbacks=[CommandHandler("cancel", stop)],
         conversation_timeout=TIMEOUT_SECONDS,

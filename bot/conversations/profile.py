@@ -15,14 +15,13 @@ from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
     filters,
 )
 
-from bot import keyboards
+from bot import callbacks, keyboards
 from bot.context import BotContext, group_replies_of
 from bot.conversations import keyed_per_user
 from bot.notifications.group_replies import Answer
@@ -45,11 +44,23 @@ MAX_CITY = 64
 
 def _summary_markup(update: Update, context: BotContext) -> keyboards.InlineKeyboardMarkup:
     rows = [
-        [(context.text(update, "buttons/profile_section", section=s), f"prof:sec:{s}")]
+        [
+            (
+                context.text(update, "buttons/profile_section", section=s),
+                callbacks.PROFILE_SECTION.pack(s),
+            )
+        ]
         for s in SECTIONS
     ]
-    rows.append([(context.text(update, "buttons/profile_section", section="city"), "prof:city")])
-    rows.append([(context.text(update, "buttons/verify_phone"), "prof:phone")])
+    rows.append(
+        [
+            (
+                context.text(update, "buttons/profile_section", section="city"),
+                callbacks.PROFILE_CITY.pack(),
+            )
+        ]
+    )
+    rows.append([(context.text(update, "buttons/verify_phone"), callbacks.PROFILE_PHONE.pack())])
     return keyboards.inline(rows)  # fmt: skip
 
 
@@ -64,12 +75,12 @@ def _section_markup(
                 context.text(
                     update, "buttons/profile_option", section=section, option=o, chosen=o in picked
                 ),
-                f"prof:set:{section}:{o}",
+                callbacks.PROFILE_CHOICE.pack(section, o),
             )
         ]
         for o in SECTIONS[section]
     ]
-    rows.append([(context.text(update, "buttons/back"), "prof:menu")])
+    rows.append([(context.text(update, "buttons/back"), callbacks.PROFILE_MENU.pack())])
     return keyboards.inline(rows)  # fmt: skip
 
 
@@ -87,7 +98,7 @@ async def show(update: Update, context: BotContext) -> None:
 
 async def section(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    _, name = keyboards.args(query.data, "prof", 2)
+    [name] = callbacks.PROFILE_SECTION.of(update)
     if name not in SECTIONS:
         await query.answer(context.text(update, "stale_button"))
         return
@@ -102,7 +113,7 @@ async def section(update: Update, context: BotContext) -> None:
 
 async def choose(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    _, name, option = keyboards.args(query.data, "prof", 3)
+    name, option = callbacks.PROFILE_CHOICE.of(update)
     if option not in SECTIONS.get(name, ()):
         await query.answer(context.text(update, "stale_button"))
         return
@@ -208,17 +219,17 @@ def register(app: Application, labels) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("profile", show, filters=private))
     app.add_handler(MessageHandler(private & filters.Text(labels("buttons/profile")), show))
-    app.add_handler(CallbackQueryHandler(show, pattern=r"^prof:menu$"))
-    app.add_handler(CallbackQueryHandler(section, pattern=r"^prof:sec:"))
-    app.add_handler(CallbackQueryHandler(choose, pattern=r"^prof:set:"))
-    app.add_handler(CallbackQueryHandler(ask_contact, pattern=r"^prof:phone$"))
+    app.add_handler(callbacks.PROFILE_MENU.handler(show))
+    app.add_handler(callbacks.PROFILE_SECTION.handler(section))
+    app.add_handler(callbacks.PROFILE_CHOICE.handler(choose))
+    app.add_handler(callbacks.PROFILE_PHONE.handler(ask_contact))
     app.add_handler(MessageHandler(private & filters.CONTACT, contact))
     # A command or a menu button at the city step means the member moved on: leave the step.
     menu = [label for row in keyboards.MAIN_MENU_KEYS for key in row for label in labels(key)]
     leaves = filters.COMMAND | filters.Text(menu)
     app.add_handler(
         keyed_per_user(
-            entry_points=[CallbackQueryHandler(ask_city, pattern=r"^prof:city$")],
+            entry_points=[callbacks.PROFILE_CITY.handler(ask_city)],
             states={CITY: [MessageHandler(private & filters.TEXT & ~leaves, city)]},
             fallbacks=[MessageHandler(private & leaves, leave)],
             conversation_timeout=15 * 60,

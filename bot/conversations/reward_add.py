@@ -9,14 +9,13 @@ from __future__ import annotations
 from telegram import ForceReply, Update
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
     filters,
 )
 
-from bot import keyboards
+from bot import callbacks, keyboards
 from bot.context import BotContext
 from bot.conversations import keyed_per_user
 from bot.handlers.staff_access import actor, staff_only
@@ -86,8 +85,8 @@ async def stock(update: Update, context: BotContext) -> int:
             await _ask(update, context, "reward_add/bad_number")
             return STOCK
     context.user_data[_DRAFT]["stock"] = value
-    tiers = [(context.text(update, "buttons/any_tier"), "radd:tier:-")] + [
-        (context.text(update, "labels/tier", tier=key), f"radd:tier:{key}")
+    tiers = [(context.text(update, "buttons/any_tier"), callbacks.REWARD_TIER.pack("-"))] + [
+        (context.text(update, "labels/tier", tier=key), callbacks.REWARD_TIER.pack(key))
         for key in context.club.rules.tier_keys
     ]
     await _ask(update, context, "reward_add/tier", keyboards.inline([[b] for b in tiers]))
@@ -96,14 +95,19 @@ async def stock(update: Update, context: BotContext) -> int:
 
 async def tier(update: Update, context: BotContext) -> int:
     query = update.callback_query
-    _, key = keyboards.args(query.data, "radd", 2)
+    [key] = callbacks.REWARD_TIER.of(update)
     if key != "-" and key not in context.club.rules.tier_keys:
         await query.answer(context.text(update, "stale_button"))
         return TIER
     await query.answer()
     context.user_data[_DRAFT]["min_tier"] = None if key == "-" else key
     buttons = [
-        [(context.text(update, "labels/allocation", allocation=a.value), f"radd:alloc:{a.value}")]
+        [
+            (
+                context.text(update, "labels/allocation", allocation=a.value),
+                callbacks.REWARD_ALLOCATION.pack(a.value),
+            )
+        ]
         for a in Allocation
     ]
     await query.edit_message_text(
@@ -114,7 +118,7 @@ async def tier(update: Update, context: BotContext) -> int:
 
 async def allocation(update: Update, context: BotContext) -> int:
     query = update.callback_query
-    _, value = keyboards.args(query.data, "radd", 2)
+    [value] = callbacks.REWARD_ALLOCATION.of(update)
     if value not in {a.value for a in Allocation}:
         await query.answer(context.text(update, "stale_button"))
         return ALLOCATION
@@ -166,8 +170,8 @@ def handler() -> BaseHandler:
             DESCRIPTION: [MessageHandler(text, description)],
             COST: [MessageHandler(text, cost)],
             STOCK: [MessageHandler(text, stock)],
-            TIER: [CallbackQueryHandler(tier, pattern=r"^radd:tier:")],
-            ALLOCATION: [CallbackQueryHandler(allocation, pattern=r"^radd:alloc:")],
+            TIER: [callbacks.REWARD_TIER.handler(tier)],
+            ALLOCATION: [callbacks.REWARD_ALLOCATION.handler(allocation)],
             ENDS: [MessageHandler(text, ends)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],

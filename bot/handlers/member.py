@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from telegram import InputFile, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from bot import keyboards
+from bot import callbacks, keyboards
 from bot.context import BotContext, NotJoined
 from bot.images import member_card_png, qr_png
 from core import allocation, ledger, purchases, redemptions, referrals, rewards, standing
@@ -53,7 +53,7 @@ async def points(update: Update, context: BotContext) -> None:
 
 
 async def history(update: Update, context: BotContext) -> None:
-    page = keyboards.int_arg(keyboards.parse(_data(update), "hist")) or 0
+    [page] = callbacks.HISTORY.of(update) if update.callback_query else (0,)
     async with context.db() as s:
         member = await context.member(s, update)
         entries, has_more = await ledger.history(
@@ -61,7 +61,7 @@ async def history(update: Update, context: BotContext) -> None:
         )
         waiting = await purchases.pending(s, member.id)  # not in the ledger until usable
     text = context.text(update, "history", entries=entries, page=page, pending=waiting)
-    markup = keyboards.pager(lambda k: context.text(update, k), "hist", page, has_more)
+    markup = keyboards.pager(lambda k: context.text(update, k), callbacks.HISTORY, page, has_more)
     await _show(update, context, text, markup)
 
 
@@ -70,7 +70,10 @@ async def catalogue(update: Update, context: BotContext) -> None:
     async with context.db() as s:
         member = await context.member(s, update)
         offered = await rewards.visible_to(s, context.club.rules, member.tier, now)
-    buttons = [[(context.text(update, "buttons/reward", reward=r), f"rw:{r.id}")] for r in offered]
+    buttons = [
+        [(context.text(update, "buttons/reward", reward=r), callbacks.REWARD.pack(r.id))]
+        for r in offered
+    ]
     await _show(
         update,
         context,
@@ -80,10 +83,10 @@ async def catalogue(update: Update, context: BotContext) -> None:
 
 
 async def reward_details(update: Update, context: BotContext) -> None:
-    reward_id = keyboards.int_arg(keyboards.parse(_data(update), "rw"))
+    [reward_id] = callbacks.REWARD.of(update)
     async with context.db() as s:
         member = await context.member(s, update)
-        reward = await rewards.get(s, reward_id or 0)
+        reward = await rewards.get(s, reward_id)
         offered = rewards.is_open(reward, utcnow())
         if not offered or not rewards.tier_allows(context.club.rules, reward, member.tier):
             raise RewardUnavailable(reward_id=reward.id)
@@ -91,27 +94,33 @@ async def reward_details(update: Update, context: BotContext) -> None:
     policy = Allocation(reward.allocation)
     action = []  # top spenders are chosen, not asked
     if policy is Allocation.FIRST_COME:
-        action = [(context.text(update, "buttons/confirm_redeem"), f"rwok:{reward.id}")]
+        action = [
+            (context.text(update, "buttons/confirm_redeem"), callbacks.REDEEM.pack(reward.id))
+        ]
     elif policy is Allocation.LOTTERY and not entered:
-        action = [(context.text(update, "buttons/enter_lottery"), f"lot:{reward.id}")]
-    markup = keyboards.inline([[*action, (context.text(update, "buttons/back"), "rwls")]])
+        action = [
+            (context.text(update, "buttons/enter_lottery"), callbacks.LOTTERY.pack(reward.id))
+        ]
+    markup = keyboards.inline(
+        [[*action, (context.text(update, "buttons/back"), callbacks.CATALOGUE.pack())]]
+    )
     text = context.text(update, "reward", reward=reward, member=member, entered=entered)
     await _show(update, context, text, markup)
 
 
 async def enter_lottery(update: Update, context: BotContext) -> None:
-    reward_id = keyboards.int_arg(keyboards.parse(_data(update), "lot"))
+    [reward_id] = callbacks.LOTTERY.of(update)
     async with context.db() as s:
         member = await context.member(s, update)
-        await allocation.enter_lottery(s, context.club.rules, member.id, reward_id or 0)
-        reward = await rewards.get(s, reward_id or 0)
+        await allocation.enter_lottery(s, context.club.rules, member.id, reward_id)
+        reward = await rewards.get(s, reward_id)
     await _show(update, context, context.text(update, "lottery_entered", reward=reward), None)
 
 
 async def redeem(update: Update, context: BotContext) -> None:
     """Confirming on one message redeems once, however many times the button is pressed."""
     query = update.callback_query
-    reward_id = keyboards.int_arg(keyboards.parse(_data(update), "rwok"))
+    [reward_id] = callbacks.REDEEM.of(update)
     if query.message is None:  # pressed in an inline message: no chat to key the request by
         await query.answer(context.text(update, "stale_button"))
         return
@@ -121,7 +130,7 @@ async def redeem(update: Update, context: BotContext) -> None:
         # of the new member, never a replay showing the previous member's code.
         key = f"tg:{member.id}:{query.message.chat.id}:{query.message.message_id}:{reward_id}"
         redemption = await redemptions.redeem(
-            s, context.club.rules, member.id, reward_id or 0, request_key=key
+            s, context.club.rules, member.id, reward_id, request_key=key
         )
         reward = await rewards.get(s, redemption.reward_id)
     text = context.text(
@@ -148,7 +157,12 @@ async def my_rewards(update: Update, context: BotContext) -> None:
         for r in open_codes
     ]
     buttons = [
-        [(context.text(update, "buttons/cancel_code", item=item), f"mycx:{item['redemption'].id}")]
+        [
+            (
+                context.text(update, "buttons/cancel_code", item=item),
+                callbacks.CANCEL_CODE.pack(item["redemption"].id),
+            )
+        ]
         for item in items
     ]
     await _show(
@@ -160,10 +174,10 @@ async def my_rewards(update: Update, context: BotContext) -> None:
 
 
 async def cancel_code(update: Update, context: BotContext) -> None:
-    redemption_id = keyboards.int_arg(keyboards.parse(_data(update), "mycx"))
+    [redemption_id] = callbacks.CANCEL_CODE.of(update)
     async with context.db() as s:
         member = await context.member(s, update)
-        redemption = await redemptions.cancel(s, redemption_id or 0, member_id=member.id)
+        redemption = await redemptions.cancel(s, redemption_id, member_id=member.id)
         await s.refresh(member)
     await _show(
         update,
@@ -232,10 +246,6 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     await context.say(update, "unknown_command")
 
 
-def _data(update: Update) -> str | None:
-    return update.callback_query.data if update.callback_query else None
-
-
 async def _show(update: Update, context: BotContext, text: str, markup) -> None:
     """Edit the message a button sits on, or answer a command with a new message."""
     query = update.callback_query
@@ -260,9 +270,9 @@ def register(app: Application, labels) -> None:
         app.add_handler(CommandHandler(commands, handler, filters=PRIVATE))
         if key:
             app.add_handler(MessageHandler(PRIVATE & filters.Text(labels(key)), handler))
-    app.add_handler(CallbackQueryHandler(history, pattern=r"^hist:"))
-    app.add_handler(CallbackQueryHandler(catalogue, pattern=r"^rwls$"))
-    app.add_handler(CallbackQueryHandler(reward_details, pattern=r"^rw:"))
-    app.add_handler(CallbackQueryHandler(redeem, pattern=r"^rwok:"))
-    app.add_handler(CallbackQueryHandler(enter_lottery, pattern=r"^lot:"))
-    app.add_handler(CallbackQueryHandler(cancel_code, pattern=r"^mycx:"))
+    app.add_handler(callbacks.HISTORY.handler(history))
+    app.add_handler(callbacks.CATALOGUE.handler(catalogue))
+    app.add_handler(callbacks.REWARD.handler(reward_details))
+    app.add_handler(callbacks.REDEEM.handler(redeem))
+    app.add_handler(callbacks.LOTTERY.handler(enter_lottery))
+    app.add_handler(callbacks.CANCEL_CODE.handler(cancel_code))

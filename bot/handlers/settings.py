@@ -6,9 +6,9 @@ Every setting is one button press that writes at once: no conversation state to 
 from __future__ import annotations
 
 from telegram import ReplyKeyboardRemove, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
-from bot import keyboards
+from bot import callbacks, keyboards
 from bot.context import LOCALE_KEY, BotContext
 from core import members
 
@@ -22,13 +22,14 @@ def _settings_markup(update: Update, context: BotContext, member) -> keyboards.I
     on_off = {True: "off", False: "on"}
     return keyboards.inline(
         [
-            [(label("buttons/lang", lang="fa"), "set:lang:fa"),
-             (label("buttons/lang", lang="en"), "set:lang:en")],
+            [(label("buttons/lang", lang="fa"), callbacks.SETTING.pack("lang", "fa")),
+             (label("buttons/lang", lang="en"), callbacks.SETTING.pack("lang", "en"))],
             [(label("buttons/offers", enabled=member.offers_enabled),
-              f"set:offers:{on_off[member.offers_enabled]}")],
+              callbacks.SETTING.pack("offers", on_off[member.offers_enabled]))],
             [(label("buttons/surveys", enabled=member.surveys_enabled),
-              f"set:surveys:{on_off[member.surveys_enabled]}")],
-            [(label("buttons/quiet", preset=p), f"set:quiet:{p}") for p in QUIET_PRESETS],
+              callbacks.SETTING.pack("surveys", on_off[member.surveys_enabled]))],
+            [(label("buttons/quiet", preset=p), callbacks.SETTING.pack("quiet", p))
+             for p in QUIET_PRESETS],
         ]
     )  # fmt: skip
 
@@ -41,7 +42,7 @@ async def show(update: Update, context: BotContext) -> None:
 
 async def change(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    field, value = keyboards.args(query.data, "set", 2)
+    field, value = callbacks.SETTING.of(update)
     changes: dict[str, object] = {}
     if field == "lang" and value in ("fa", "en"):
         changes["locale"] = value
@@ -65,8 +66,8 @@ async def forget(update: Update, context: BotContext) -> None:
     async with context.db() as s:
         member = await context.member(s, update)
     markup = keyboards.inline(
-        [[(context.text(update, "buttons/forget_yes"), "forget:yes"),
-          (context.text(update, "buttons/forget_no"), "forget:no")]]
+        [[(context.text(update, "buttons/forget_yes"), callbacks.FORGET.pack("yes")),
+          (context.text(update, "buttons/forget_no"), callbacks.FORGET.pack("no"))]]
     )  # fmt: skip
     await context.say(update, "forget/ask", markup, member=member)
 
@@ -74,7 +75,7 @@ async def forget(update: Update, context: BotContext) -> None:
 async def forget_answer(update: Update, context: BotContext) -> None:
     query = update.callback_query
     await query.answer()
-    if query.data != "forget:yes":
+    if callbacks.FORGET.of(update) != ("yes",):
         await query.edit_message_text(context.text(update, "forget/kept"))
         return
     async with context.db() as s:
@@ -89,6 +90,6 @@ def register(app: Application, labels) -> None:
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("settings", show, filters=private))
     app.add_handler(MessageHandler(private & filters.Text(labels("buttons/settings")), show))
-    app.add_handler(CallbackQueryHandler(change, pattern=r"^set:"))
+    app.add_handler(callbacks.SETTING.handler(change))
     app.add_handler(CommandHandler("forget", forget, filters=private))
-    app.add_handler(CallbackQueryHandler(forget_answer, pattern=r"^forget:"))
+    app.add_handler(callbacks.FORGET.handler(forget_answer))

@@ -14,9 +14,9 @@ confirm records the held purchase (reference fixed at request time) exactly as t
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CommandHandler
 
-from bot import keyboards
+from bot import callbacks, keyboards
 from bot.context import BotContext
 from bot.handlers.staff_access import Role, actor, role_of, staff_only
 from bot.handlers.staff_args import (
@@ -33,9 +33,6 @@ from core.confirmations import PendingPurchase
 from core.errors import IdempotencyConflict, InvalidPhone
 from core.models import Member
 from core.phones import normalize_phone
-
-CONFIRM_PURCHASE = "pcf"
-CANCEL_PURCHASE = "pcx"
 
 
 def _request_key(update: Update) -> str:
@@ -78,8 +75,8 @@ async def purchase(update: Update, context: BotContext) -> None:
     if reasons:
         buttons = keyboards.confirm_cancel(
             lambda key: context.text(update, key),
-            f"{CONFIRM_PURCHASE}:{request.id}",
-            f"{CANCEL_PURCHASE}:{request.id}",
+            callbacks.CONFIRM_PURCHASE.pack(request.id),
+            callbacks.CANCEL_PURCHASE.pack(request.id),
         )
         await context.say(
             update, "staff/confirm_purchase", buttons,
@@ -96,9 +93,10 @@ async def decide_purchase(update: Update, context: BotContext) -> None:
     if await role_of(update, context) is Role.NONE:
         await query.answer(context.text(update, "staff/not_allowed"), show_alert=True)
         return
-    kind, _, _ = (query.data or "").partition(":")
-    confirmation_id = keyboards.int_arg(keyboards.parse(query.data, kind)) or 0
-    decision = confirmations.CONFIRMED if kind == CONFIRM_PURCHASE else confirmations.CANCELLED
+    confirming = callbacks.CONFIRM_PURCHASE.matches(query.data)
+    kind = callbacks.CONFIRM_PURCHASE if confirming else callbacks.CANCEL_PURCHASE
+    [confirmation_id] = kind.of(update)
+    decision = confirmations.CONFIRMED if confirming else confirmations.CANCELLED
     result = None
     async with context.db() as s:
         decided = await confirmations.decide(
@@ -230,6 +228,5 @@ def register(app: Application) -> None:
         ("confirm", confirm),
     ):
         app.add_handler(CommandHandler(name, handler))
-    app.add_handler(
-        CallbackQueryHandler(decide_purchase, pattern=rf"^({CONFIRM_PURCHASE}|{CANCEL_PURCHASE}):")
-    )
+    app.add_handler(callbacks.CONFIRM_PURCHASE.handler(decide_purchase))
+    app.add_handler(callbacks.CANCEL_PURCHASE.handler(decide_purchase))

@@ -22,13 +22,12 @@ from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
-    CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     filters,
 )
 
-from bot import keyboards
+from bot import callbacks, keyboards
 from bot.context import TRANSLATOR_KEY, BotContext
 from bot.handlers.staff_access import Role, role_of, staff_only
 from bot.handlers.staff_args import positive, shape
@@ -58,7 +57,10 @@ def scale_markup(invite_id: int, kind: SurveyKind | str, locale: str) -> InlineK
     scores = list(surveys.SCALES[SurveyKind(kind)])
     rows = [scores[:NPS_ROW], scores[NPS_ROW:]] if len(scores) > NPS_ROW + 2 else [scores]
     return keyboards.inline(
-        [[(format_number(s, locale), f"sv:{invite_id}:{s}") for s in row] for row in rows]
+        [
+            [(format_number(s, locale), callbacks.SURVEY_SCORE.pack(invite_id, s)) for s in row]
+            for row in rows
+        ]
     )
 
 
@@ -77,11 +79,7 @@ def question(
 
 async def on_score(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    args = keyboards.parse(query.data, "sv")
-    invite_id, score = keyboards.int_arg(args, 0), keyboards.int_arg(args, 1)
-    if invite_id is None or score is None:
-        await query.answer(context.text(update, "stale_button"))
-        return
+    invite_id, score = callbacks.SURVEY_SCORE.of(update)
     async with context.db() as s:
         member = await context.member(s, update)
         answer = await surveys.answer(s, context.club.rules, invite_id, member.id, score)
@@ -94,7 +92,8 @@ async def on_score(update: Update, context: BotContext) -> None:
             survey_kind=answer.kind, survey_score=answer.score, survey_low=low,
         ),
         reply_markup=keyboards.inline(
-            [[(context.text(update, "buttons/skip"), f"svc:{answer.id}:skip")]]
+            [[(context.text(update, "buttons/skip"),
+               callbacks.SURVEY_SKIP.pack(answer.id, "skip"))]]
         ),
     )  # fmt: skip
     if low:
@@ -103,7 +102,7 @@ async def on_score(update: Update, context: BotContext) -> None:
 
 async def on_skip(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    answer_id = keyboards.int_arg(keyboards.parse(query.data, "svc"))
+    answer_id, _ = callbacks.SURVEY_SKIP.of(update)
     pending = context.user_data.get(COMMENT_KEY)
     if pending and pending["answer"] == answer_id:
         context.user_data.pop(COMMENT_KEY)
@@ -153,7 +152,7 @@ def _alert(
     if answer.followed_up_by is not None:
         return text, None
     button = context.t(locale, "survey/button_call")
-    return text, keyboards.inline([[(button, f"svf:{answer.id}")]])
+    return text, keyboards.inline([[(button, callbacks.SURVEY_FOLLOW_UP.pack(answer.id))]])
 
 
 async def _post_alert(context: BotContext, answer: SurveyAnswer, member: Member) -> int | None:
@@ -188,7 +187,7 @@ async def on_follow_up(update: Update, context: BotContext) -> None:
             html.unescape(context.text(update, "staff/not_allowed")), show_alert=True
         )
         return
-    answer_id = keyboards.int_arg(keyboards.parse(query.data, "svf"))
+    [answer_id] = callbacks.SURVEY_FOLLOW_UP.of(update)
     user = update.effective_user
     async with context.db() as s:
         result = await surveys.take_follow_up(s, answer_id or 0, user.id, user.full_name, utcnow())
@@ -305,9 +304,9 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("nps", nps))
     app.add_handler(CommandHandler("ces", ces))
     app.add_handler(CommandHandler("csat", csat))
-    app.add_handler(CallbackQueryHandler(on_score, pattern=r"^sv:"))
-    app.add_handler(CallbackQueryHandler(on_skip, pattern=r"^svc:"))
-    app.add_handler(CallbackQueryHandler(on_follow_up, pattern=r"^svf:"))
+    app.add_handler(callbacks.SURVEY_SCORE.handler(on_score))
+    app.add_handler(callbacks.SURVEY_SKIP.handler(on_skip))
+    app.add_handler(callbacks.SURVEY_FOLLOW_UP.handler(on_follow_up))
     menu = [label for row in keyboards.MAIN_MENU_KEYS for key in row for label in labels(key)]
     leaves = filters.COMMAND | filters.Text(menu)
     app.add_handler(MessageHandler(PRIVATE & leaves, moved_on), group=COMMENT_GROUP)

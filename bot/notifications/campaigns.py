@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.error import TelegramError
 
+from bot import callbacks
 from bot.context import BotContext
 from bot.handlers.member import invite_link
 from core import campaigns, messaging, outbox, segments
@@ -96,7 +97,10 @@ def _markup(campaign: Campaign) -> dict[str, Any] | None:
     if campaign.button_url:
         button = {"text": campaign.button_text, "url": campaign.button_url}
     elif campaign.button_reward_id:
-        button = {"text": campaign.button_text, "callback_data": f"rw:{campaign.button_reward_id}"}
+        button = {
+            "text": campaign.button_text,
+            "callback_data": callbacks.REWARD.pack(campaign.button_reward_id),
+        }
     else:
         return None
     return {"inline_keyboard": [[button]]}
