@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
+from collections.abc import Coroutine
 from datetime import datetime
 from itertools import count
+from pathlib import Path
+from typing import Any, TypeVar
 
+from hypothesis.stateful import RuleBasedStateMachine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import ledger, members
+from core.db import make_engine, make_sessionmaker
 from core.models import Member
 from core.rules import Rules
+from tests.conftest import fresh_sqlite_url
 
 _telegram_ids = count(10_000)
 
@@ -66,3 +74,30 @@ async def reload_member(sessions: async_sessionmaker[AsyncSession], member_id: i
         member = await s.get(Member, member_id)
         assert member is not None
         return member
+
+
+T = TypeVar("T")
+
+
+class DatabaseMachine(RuleBasedStateMachine):
+    """A hypothesis state machine over a fresh copy of the migrated SQLite database per run.
+
+    Set ``template`` (the ``sqlite_template`` fixture) before running; rules call :meth:`run`.
+    """
+
+    template: Path
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.TemporaryDirectory()
+        self.runner = asyncio.Runner()
+        self.engine = make_engine(fresh_sqlite_url(self.template, Path(self.folder.name)))
+        self.sessions = make_sessionmaker(self.engine)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.runner.run(coro)
+
+    def teardown(self) -> None:
+        self.run(self.engine.dispose())
+        self.runner.close()
+        self.folder.cleanup()

@@ -11,22 +11,19 @@ seen reversed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import invariant, precondition, rule
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import ledger, purchases, redemptions, rewards
 from core.clock import after_days
-from core.db import make_engine, make_sessionmaker
 from core.errors import AlreadyRefunded, CodeCancelled, InsufficientPoints, OutOfStock
 from core.models import (
     EntryKind,
@@ -39,8 +36,8 @@ from core.models import (
     ReferralStatus,
 )
 from core.rules import Rules
-from tests.conftest import NOW, fresh_sqlite_url
-from tests.helpers import new_member
+from tests.conftest import NOW
+from tests.helpers import DatabaseMachine, new_member
 
 RULES = Rules()
 PENDING_RULES = Rules(earn={"pending_days": 14})
@@ -49,15 +46,9 @@ PENDING_RULES = Rules(earn={"pending_days": 14})
 AMOUNTS = st.one_of(st.sampled_from([150_000, 200_000, 300_000]), st.integers(1, 3_000_000))
 
 
-class LedgerMachine(RuleBasedStateMachine):
-    template: Path
-
+class LedgerMachine(DatabaseMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.folder = tempfile.TemporaryDirectory()
-        self.runner = asyncio.Runner()
-        self.engine = make_engine(fresh_sqlite_url(self.template, Path(self.folder.name)))
-        self.sessions = make_sessionmaker(self.engine)
         self.now = NOW
         self.steps = 0
         self.purchase_refs: list[str] = []
@@ -67,9 +58,6 @@ class LedgerMachine(RuleBasedStateMachine):
         self.purchased: dict[str, tuple[int, int]] = {}  # reference: (member index, amount)
         self.refunded: set[str] = set()
         self.member_ids, self.reward_id = self.run(self._setup())
-
-    def run(self, coro):  # type: ignore[no-untyped-def]
-        return self.runner.run(coro)
 
     async def _setup(self) -> tuple[list[int], int]:
         async with self.sessions() as s, s.begin():
@@ -270,11 +258,6 @@ class LedgerMachine(RuleBasedStateMachine):
         async with self.sessions() as s, s.begin():
             with contextlib.suppress(InsufficientPoints):
                 await ledger.debit(s, self.member_ids[who], points, kind, self.key(), now=self.now)
-
-    def teardown(self) -> None:
-        self.run(self.engine.dispose())
-        self.runner.close()
-        self.folder.cleanup()
 
 
 async def _nets_to_zero(session: AsyncSession, credit_id: int) -> None:

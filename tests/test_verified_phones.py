@@ -9,21 +9,19 @@ points ever moved between members.
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import invariant, rule
 from sqlalchemy import select
 
 from core import ledger, members
-from core.db import make_engine, make_sessionmaker
 from core.models import EntryKind, Member
 from core.rules import Rules
-from tests.conftest import NOW, fresh_sqlite_url
+from tests.conftest import NOW
+from tests.helpers import DatabaseMachine
 
 RULES = Rules()
 PEOPLE = 4
@@ -31,21 +29,12 @@ NUMBERS = ["+989121234567", "+989351112233", "+989190000000"]
 STARTING_POINTS = 100
 
 
-class PhoneMachine(RuleBasedStateMachine):
-    template: Path
-
+class PhoneMachine(DatabaseMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.folder = tempfile.TemporaryDirectory()
-        self.runner = asyncio.Runner()
-        self.engine = make_engine(fresh_sqlite_url(self.template, Path(self.folder.name)))
-        self.sessions = make_sessionmaker(self.engine)
         self.member_of: dict[int, int] = {}  # person -> member id
         self.owner: dict[str, int] = {}  # number -> the person who verified it last
         self.typed_answers: set[tuple[bool, bool, bool]] = set()
-
-    def run(self, coro):  # type: ignore[no-untyped-def]
-        return self.runner.run(coro)
 
     async def _holders(self) -> dict[str, tuple[int, bool]]:
         """number -> (member id, verified), as stored."""
@@ -135,11 +124,6 @@ class PhoneMachine(RuleBasedStateMachine):
                 return list(await s.scalars(select(Member.balance)))
 
         assert all(balance == STARTING_POINTS for balance in self.run(balances()))
-
-    def teardown(self) -> None:
-        self.run(self.engine.dispose())
-        self.runner.close()
-        self.folder.cleanup()
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
