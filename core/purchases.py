@@ -55,6 +55,7 @@ class PurchaseResult:
     tier_before: str
     tier_after: str
     referrer_reward: ReferrerReward | None
+    balance_before: int  # read under the member's lock, for the audit entry's "before"
 
     @property
     def pending(self) -> bool:
@@ -100,7 +101,7 @@ async def record(
         raise MemberInactive(member_id=member_id)
     await _refuse_taken(session, reference, member_id, amount)
 
-    tier_before = member.tier
+    tier_before, balance_before = member.tier, member.balance
     points = rules.purchase_points(amount, tier_before)
     pending_days = rules.earn.pending_days
     purchase = Purchase(
@@ -125,7 +126,9 @@ async def record(
     if not pending_days:
         reward = await _complete(session, rules, member, purchase, now)
     await surveys.after_purchase(session, rules, purchase, now)
-    return PurchaseResult(purchase, points, member.balance, tier_before, member.tier, reward)
+    return PurchaseResult(
+        purchase, points, member.balance, tier_before, member.tier, reward, balance_before
+    )
 
 
 async def record_by_staff(
@@ -141,11 +144,10 @@ async def record_by_staff(
 ) -> PurchaseResult:
     """A purchase staff recorded, with its audit entry: one path for ``/purchase`` and for the
     confirm button of a held one (``confirmation_id``), so both leave the same trail."""
-    member = await ledger.lock_member(session, member_id)
-    before = {"balance": member.balance, "tier": member.tier}
     result = await record(session, rules, member_id, amount, reference=reference, actor_id=actor_id)
     await audit.record(
-        session, action="purchase", member_id=member_id, before=before,
+        session, action="purchase", member_id=member_id,
+        before={"balance": result.balance_before, "tier": result.tier_before},
         after={"balance": result.balance, "tier": result.tier_after, "amount": amount,
                "reference": result.purchase.reference, "points": result.points,
                "confirmation": confirmation_id},
