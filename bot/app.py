@@ -21,15 +21,12 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    CallbackQueryHandler,
     ContextTypes,
     Defaults,
-    MessageHandler,
-    filters,
 )
 from telegram.request import BaseRequest
 
-from bot import background
+from bot import background, routing
 from bot.context import (
     CLUB_KEY,
     GROUP_REPLIES_KEY,
@@ -37,25 +34,14 @@ from bot.context import (
     BotContext,
     group_replies_of,
 )
-from bot.conversations import join, profile
-from bot.handlers import (
-    errors,
-    guard,
-    member,
-    staff_campaigns,
-    staff_info,
-    staff_members,
-    staff_points,
-    staff_rewards,
-    surveys,
-)
-from bot.handlers import settings as member_settings
-from bot.i18n import LOCALES, Translator, commands_from
-from bot.notifications.group_replies import GroupReplies
+from bot.group_replies import GroupReplies
+from bot.handlers import errors
+from bot.i18n import Translator, commands_from
 from bot.persistence import DatabasePersistence, PromptApplication
 from bot.updates import UpdateFlow, poll, stop_signal
 from core.club import Club
 from core.config import Settings
+from core.locales import LOCALES
 
 SHELL_TOKEN = "1:offline-shell"
 ANSWERS_AT_SHUTDOWN_SECONDS = 10.0  # how long queued group answers may take to go out at a stop
@@ -83,26 +69,9 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
     app.bot_data["settings"] = settings
     app.bot_data[TRANSLATOR_KEY] = translator
     app.bot_data[GROUP_REPLIES_KEY] = GroupReplies(app.bot)
-    _register(app, translator)
+    routing.register(app, translator.all_labels)
+    app.add_error_handler(errors.on_error)
     return app
-
-
-def _register(app: Application, translator: Translator) -> None:
-    labels = translator.all_labels
-    guard.register(app)
-    # Members first: PTB tries handlers in order, and members send most updates.
-    app.add_handler(join.handler())
-    profile.register(app, labels)
-    member.register(app, labels)
-    member_settings.register(app, labels)
-    surveys.register(app)
-    for staff_module in (staff_points, staff_rewards, staff_members, staff_campaigns, staff_info):
-        staff_module.register(app)
-    private = filters.ChatType.PRIVATE
-    app.add_handler(MessageHandler(private & filters.COMMAND, member.unknown_command))
-    app.add_handler(MessageHandler(private & ~filters.COMMAND, member.help_text))
-    app.add_handler(CallbackQueryHandler(guard.stale_button))
-    errors.register(app)
 
 
 async def _open(app: Application) -> None:

@@ -17,8 +17,8 @@ from telegram._utils.types import ReplyMarkup
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.group_replies import Answer, GroupReplies
 from bot.i18n import Translator
-from bot.notifications.group_replies import Answer, GroupReplies
 from core import members
 from core.club import Club
 from core.db import transaction
@@ -101,7 +101,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         document: InputFile | None = None,
     ) -> None:
         """Send ``text`` (or a photo or document captioned ``text``) to ``chat``: at once in a
-        private chat, through the chat's queue in a group (:mod:`bot.notifications.group_replies`),
+        private chat, through the chat's queue in a group (:mod:`bot.group_replies`),
         so the handler never waits for Telegram's group limit."""
         answer = Answer(text, reply_markup, photo=photo, document=document)
         if chat.type == ChatType.PRIVATE:

@@ -17,9 +17,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from core import jalali
 from core.digits import format_number
+from core.locales import DEFAULT_LOCALE, LOCALES
 
 LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
-LOCALES = ("fa", "en")
 SUFFIX = ".j2"
 # Button labels, command menus and text drawn into images are plain text, not HTML: not escaped.
 PLAIN_TEXT = ("buttons/", "menus/", "labels/", "image/", "usage/")
@@ -28,7 +28,9 @@ PLAIN_TEXT = ("buttons/", "menus/", "labels/", "image/", "usage/")
 class Translator:
     """Renders a message key in a locale; one Jinja2 environment per locale, built once."""
 
-    def __init__(self, tz: ZoneInfo, default_locale: str = "fa", root: Path = LOCALES_DIR) -> None:
+    def __init__(
+        self, tz: ZoneInfo, default_locale: str = DEFAULT_LOCALE, root: Path = LOCALES_DIR
+    ) -> None:
         self.tz = tz
         self.default_locale = default_locale
         self._envs = {locale: self._environment(root / locale, locale) for locale in LOCALES}

@@ -6,6 +6,7 @@ disagree: an action that rolled back leaves no entry, and every entry describes 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,23 +15,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import AuditEntry, utcnow
 
-SYSTEM_ACTOR = 0  # the actor of what the club's rules do by themselves (a number moving owner)
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: a staff member or a member by Telegram user id, or :data:`SYSTEM`. Every core
+    action takes one, so the chat, the jobs and the HTTP API leave the same trail."""
+
+    id: int
+    name: str | None = None
+
+
+SYSTEM = Actor(0)  # what the club's rules do by themselves: a lottery drawn, a number moving owner
 
 
 async def record(
     session: AsyncSession,
+    actor: Actor,
     *,
-    actor_id: int,
     action: str,
-    actor_name: str | None = None,
     member_id: int | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> AuditEntry:
     entry = AuditEntry(
-        actor_id=actor_id,
-        actor_name=actor_name,
+        actor_id=actor.id,
+        actor_name=actor.name,
         action=action,
         member_id=member_id,
         before=before or {},

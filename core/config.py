@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.locales import DEFAULT_LOCALE, LOCALES
+
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 
 
@@ -26,7 +28,7 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     staff_chat_id: int | None = None
     timezone: str = "Asia/Tehran"
-    locale: str = Field(default="fa", pattern="^(fa|en)$")
+    locale: str = Field(default=DEFAULT_LOCALE, pattern=f"^({'|'.join(LOCALES)})$")
     rules: Path | None = None
     api_base_url: str = DEFAULT_API_BASE_URL
 

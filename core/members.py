@@ -28,12 +28,12 @@ from core import audit, identities, outbox, redemptions, referrals
 from core.codes import new_code
 from core.digits import to_latin_digits
 from core.errors import InvalidInput, MemberNotFound, PhoneTaken, RegistrationClosed
+from core.locales import DEFAULT_LOCALE, LOCALES
 from core.models import Member, MemberStatus, Referral, SurveyAnswer, utcnow
 from core.phones import normalize_phone
 from core.referrals import Attribution
 from core.rules import ClubMode, Rules
 
-LOCALES = ("fa", "en")
 MAX_NAME_LENGTH = 128
 # Zero-width non-joiner and joiner: invisible, but Persian spelling needs them between letters.
 _JOINERS = frozenset("\u200c\u200d")
@@ -74,7 +74,7 @@ async def join(
     phone: str | None = None,
     phone_verified: bool = False,
     birthday: date | None = None,
-    locale: str = "fa",
+    locale: str = DEFAULT_LOCALE,
     username: str | None = None,
     referral_code: str | None = None,
     now: datetime | None = None,
@@ -208,7 +208,7 @@ async def _release_phone(
         update(Member).where(Member.id == holder.id).values(phone=None, phone_verified=False)
     )
     await audit.record(
-        session, actor_id=audit.SYSTEM_ACTOR, action="phone_moved", member_id=holder.id,
+        session, audit.SYSTEM, action="phone_moved", member_id=holder.id,
         before=before, after={"had_phone": False, "taken_by": taken_by.id}, now=now,
     )  # fmt: skip
 

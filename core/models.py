@@ -31,6 +31,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from core.locales import DEFAULT_LOCALE
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -128,7 +130,7 @@ class Member(Base):
     # number is a claim only, and gives way to a verified one.
     phone_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     birthday: Mapped[date | None] = mapped_column(Date)
-    locale: Mapped[str] = mapped_column(String(8), default="fa")
+    locale: Mapped[str] = mapped_column(String(8), default=DEFAULT_LOCALE)
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[MemberStatus] = mapped_column(String(16), default=MemberStatus.ACTIVE)
     tier: Mapped[str] = mapped_column(String(32))

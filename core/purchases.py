@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, ledger, referrals, surveys, tiers
+from core.audit import Actor
 from core.clock import after_days
 from core.digits import to_latin_digits
 from core.errors import (
@@ -138,20 +139,18 @@ async def record_by_staff(
     amount: int,
     *,
     reference: str,
-    actor_id: int,
-    actor_name: str | None,
+    actor: Actor,
     confirmation_id: int | None = None,
 ) -> PurchaseResult:
     """A purchase staff recorded, with its audit entry: one path for ``/purchase`` and for the
     confirm button of a held one (``confirmation_id``), so both leave the same trail."""
-    result = await record(session, rules, member_id, amount, reference=reference, actor_id=actor_id)
+    result = await record(session, rules, member_id, amount, reference=reference, actor_id=actor.id)
     await audit.record(
-        session, action="purchase", member_id=member_id,
+        session, actor, action="purchase", member_id=member_id,
         before={"balance": result.balance_before, "tier": result.tier_before},
         after={"balance": result.balance, "tier": result.tier_after, "amount": amount,
                "reference": result.purchase.reference, "points": result.points,
                "confirmation": confirmation_id},
-        actor_id=actor_id, actor_name=actor_name,
     )  # fmt: skip
     return result
 

@@ -215,3 +215,8 @@ async def stats(session: AsyncSession, member_id: int) -> ReferralStats:
         rewarded=counts.get(ReferralStatus.REWARDED, 0),
         points_earned=int(points or 0) - sum(owed.values()),
     )
+
+
+def invite_link(bot_username: str, member: Member) -> str:
+    """The member's referral deep link: ``t.me/<bot>?start=ref_<code>`` opens the join with it."""
+    return f"https://t.me/{bot_username}?start={REFERRAL_LINK_PREFIX}{member.referral_code}"

@@ -7,13 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 from telegram import InlineKeyboardMarkup
-from telegram.ext import CallbackQueryHandler
 
 from bot.context import BotContext
-from bot.handlers import surveys as survey_handlers
 from bot.notifications.surveys import sweep
 from bot.shell import MEMBER, STAFF
 from core import members, surveys
@@ -23,19 +20,6 @@ from tests.conftest import STAFF_CHAT_ID, BotHarness
 PNG = b"\x89PNG\r\n\x1a\n"
 CALL = "☎️ من تماس می‌گیرم"
 OTHER_STAFF = {"id": 2003, "is_bot": False, "first_name": "Mina", "language_code": "fa"}
-
-
-@pytest.fixture
-def bot(bot: BotHarness) -> BotHarness:
-    """The harness with the survey handlers, until the app factory registers them itself."""
-    registered = any(
-        isinstance(h, CallbackQueryHandler) and getattr(h.pattern, "pattern", None) == r"^sv:"
-        for group in bot.app.handlers.values()
-        for h in group
-    )
-    if not registered:
-        survey_handlers.register(bot.app)
-    return bot
 
 
 async def _join(bot: BotHarness) -> None:

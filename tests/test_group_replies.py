@@ -1,5 +1,5 @@
 """Answers in the staff group go out beside the handler, in order, merged while held back
-(:mod:`bot.notifications.group_replies`): through the real Application, with the stand-in's
+(:mod:`bot.group_replies`): through the real Application, with the stand-in's
 ``sendMessage`` to the staff group held the way Telegram's group limit holds it."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 
 from bot.context import group_replies_of
-from bot.notifications.group_replies import MAX_MESSAGE_CHARS, Answer, next_message
+from bot.group_replies import MAX_MESSAGE_CHARS, Answer, next_message
 from bot.shell import MEMBER, STAFF
 from core.models import Purchase
 from tests.conftest import STAFF_CHAT_ID, BotHarness

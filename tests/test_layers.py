@@ -1,7 +1,8 @@
 """The layers hold, and the contract that keeps them is real: it breaks on a handler's SQL.
 
 ``lint-imports`` reads the contracts in pyproject.toml (``[tool.importlinter]``): bot sits above
-core, core imports no Telegram code, and bot runs no SQL of its own beyond the listed debt.
+core, inside bot each layer imports only those below it, core imports no Telegram code, and bot
+runs no SQL of its own beyond the listed debt.
 """
 
 from __future__ import annotations
@@ -61,3 +62,15 @@ def test_core_importing_telegram_breaks_the_contract(tmp_path: Path) -> None:
 
     assert result.returncode != 0
     assert "core.ledger -> telegram" in result.stdout
+
+
+def test_a_notification_importing_a_handler_breaks_the_contract(tmp_path: Path) -> None:
+    """The upward imports inside bot/ (notifications → handlers and the like) stay gone."""
+    tree = _copy(tmp_path)
+    notice = tree / "bot" / "notifications" / "surveys.py"
+    notice.write_text(notice.read_text() + "\nfrom bot.handlers import member  # noqa\n")
+
+    result = _lint(tree)
+
+    assert result.returncode != 0
+    assert "bot.notifications.surveys -> bot.handlers.member" in result.stdout

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.i18n import LOCALES, Translator, template_keys
+from bot.i18n import Translator, template_keys
+from core.locales import LOCALES
 from core.referrals import ReferralStats
 from core.rules import Rules
 

@@ -21,8 +21,8 @@ from telegram.ext import (
 from bot import callbacks, keyboards
 from bot.context import BotContext
 from bot.conversations import keyed_per_user
-from bot.handlers.staff_access import actor, staff_only
-from bot.handlers.staff_args import positive
+from bot.staff_access import actor, staff_only
+from bot.staff_args import positive
 from core import audit, campaigns, jalali, segments
 from core.errors import BashgahError, InvalidInput
 from core.models import utcnow
@@ -158,7 +158,7 @@ async def confirm(update: Update, context: BotContext) -> int:
         await audit.record(
             s, action="campaign_new", after={"campaign_id": campaign.id, "name": campaign.name,
                                              "segment": campaign.segment},
-            **actor(update),
+            actor=actor(update),
         )  # fmt: skip
     await query.edit_message_text(
         context.text(update, "campaign_new/saved", campaign=campaign, when=run_at)

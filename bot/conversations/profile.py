@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
-    CommandHandler,
+    BaseHandler,
     ConversationHandler,
     MessageHandler,
     filters,
@@ -24,7 +23,7 @@ from telegram.ext import (
 from bot import callbacks, keyboards
 from bot.context import BotContext, group_replies_of
 from bot.conversations import keyed_per_user
-from bot.notifications.group_replies import Answer
+from bot.group_replies import Answer
 from core import members
 from core.errors import InvalidInput
 from core.models import Member
@@ -38,7 +37,6 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 MULTI = {"interests"}
 CITY = 0
-CITY_GROUP = -1  # before the regular handlers, so a typed city is not also answered as chat
 MAX_CITY = 64
 
 
@@ -215,25 +213,15 @@ async def leave(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
-def register(app: Application, labels) -> None:
+def city_handler(moved_on: filters.BaseFilter) -> BaseHandler:
+    """The city step, in :attr:`bot.routing.Group.PROFILE_CITY`: the next text is the city, unless
+    it is a command or a menu button (``moved_on``), which leaves the step."""
     private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler("profile", show, filters=private))
-    app.add_handler(MessageHandler(private & filters.Text(labels("buttons/profile")), show))
-    app.add_handler(callbacks.PROFILE_MENU.handler(show))
-    app.add_handler(callbacks.PROFILE_SECTION.handler(section))
-    app.add_handler(callbacks.PROFILE_CHOICE.handler(choose))
-    app.add_handler(callbacks.PROFILE_PHONE.handler(ask_contact))
-    app.add_handler(MessageHandler(private & filters.CONTACT, contact))
-    # A command or a menu button at the city step means the member moved on: leave the step.
-    menu = [label for row in keyboards.MAIN_MENU_KEYS for key in row for label in labels(key)]
-    leaves = filters.COMMAND | filters.Text(menu)
-    app.add_handler(
-        keyed_per_user(
-            entry_points=[callbacks.PROFILE_CITY.handler(ask_city)],
-            states={CITY: [MessageHandler(private & filters.TEXT & ~leaves, city)]},
-            fallbacks=[MessageHandler(private & leaves, leave)],
-            conversation_timeout=15 * 60,
-            name="profile_city",
-        ),
-        group=CITY_GROUP,
+    return keyed_per_user(
+        entry_points=[callbacks.PROFILE_CITY.handler(ask_city)],
+        states={CITY: [MessageHandler(private & filters.TEXT & ~moved_on, city)]},
+        fallbacks=[MessageHandler(private & moved_on, leave)],
+        conversation_timeout=15 * 60,
+        name="profile_city",
+        persistent=True,
     )

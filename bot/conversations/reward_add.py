@@ -18,8 +18,8 @@ from telegram.ext import (
 from bot import callbacks, keyboards
 from bot.context import BotContext
 from bot.conversations import keyed_per_user
-from bot.handlers.staff_access import actor, staff_only
-from bot.handlers.staff_args import positive
+from bot.staff_access import actor, staff_only
+from bot.staff_args import positive
 from core import audit, jalali, rewards
 from core.clock import end_of_local_day
 from core.errors import InvalidInput
@@ -147,7 +147,7 @@ async def ends(update: Update, context: BotContext) -> int:
     async with context.db() as s:
         reward = await rewards.create(s, context.club.rules, **draft)
         await audit.record(
-            s, **actor(update),
+            s, actor=actor(update),
             action="reward_add", after={"reward_id": reward.id, "title": reward.title,
                                         "cost": reward.cost, "stock": reward.stock},
         )  # fmt: skip

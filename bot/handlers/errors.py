@@ -12,10 +12,9 @@ from html import unescape
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import Application
 
 from bot.context import BotContext
-from bot.handlers.staff_args import UsageError
+from bot.staff_args import UsageError
 from core.errors import BashgahError
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,3 @@ def _known(values: dict[str, object]) -> dict[str, object]:
 def _plain(html: str) -> str:
     """Callback alerts show plain text, not HTML."""
     return unescape(re.sub(r"<[^>]+>", "", html))
-
-
-def register(app: Application) -> None:
-    app.add_error_handler(on_error)

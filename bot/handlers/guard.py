@@ -12,12 +12,11 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
+from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
 
 log = logging.getLogger(__name__)
-GUARD_GROUP = -100
 MAX_ID = 2**52  # Telegram's ids fit in 52 bits
 
 
@@ -60,7 +59,3 @@ async def stale_button(update: Update, context: BotContext) -> None:
     """Last resort for a button no handler knows (an old version's, or forged)."""
     log.warning("button with unknown data %r", (update.callback_query.data or "")[:64])
     await update.callback_query.answer(context.text(update, "stale_button"))
-
-
-def register(app: Application) -> None:
-    app.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from telegram import InputFile, Update
-from telegram.ext import Application, CommandHandler, MessageHandler, filters
+from telegram.ext import filters
 
 from bot import callbacks, keyboards
 from bot.context import BotContext, NotJoined
@@ -19,7 +19,7 @@ from core import allocation, ledger, purchases, redemptions, referrals, rewards,
 from core.codes import format_redemption_code
 from core.digits import format_number
 from core.errors import RewardUnavailable
-from core.models import Member, MemberStatus, Reward, utcnow
+from core.models import MemberStatus, Reward, utcnow
 from core.rules import Allocation
 
 HISTORY_PAGE = 10
@@ -197,19 +197,13 @@ async def invite(update: Update, context: BotContext) -> None:
     async with context.db() as s:
         member = await context.member(s, update)
         counts = await referrals.stats(s, member.id)
-    link = invite_link(context.bot.username, member)
+    link = referrals.invite_link(context.bot.username, member)
     await context.bot.send_photo(
         update.effective_chat.id,
         InputFile(qr_png(link), filename="invite.png"),
         caption=context.text(
             update, "invite", link=link, stats=counts, referral=context.club.rules.referral
         ),
-    )
-
-
-def invite_link(bot_username: str, member: Member) -> str:
-    return (
-        f"https://t.me/{bot_username}?start={referrals.REFERRAL_LINK_PREFIX}{member.referral_code}"
     )
 
 
@@ -254,25 +248,3 @@ async def _show(update: Update, context: BotContext, text: str, markup) -> None:
         await query.edit_message_text(text, reply_markup=markup)
     else:
         await update.effective_message.reply_text(text, reply_markup=markup)
-
-
-def register(app: Application, labels) -> None:
-    """``labels(key)`` lists a menu button's text in every locale, so either language works."""
-    for commands, key, handler in (
-        (["points", "balance"], "buttons/points", points),
-        (["history"], "buttons/history", history),
-        (["rewards"], "buttons/rewards", catalogue),
-        (["myrewards"], None, my_rewards),
-        (["invite"], "buttons/invite", invite),
-        (["card"], "buttons/card", card),
-        (["help"], "buttons/help", help_text),
-    ):
-        app.add_handler(CommandHandler(commands, handler, filters=PRIVATE))
-        if key:
-            app.add_handler(MessageHandler(PRIVATE & filters.Text(labels(key)), handler))
-    app.add_handler(callbacks.HISTORY.handler(history))
-    app.add_handler(callbacks.CATALOGUE.handler(catalogue))
-    app.add_handler(callbacks.REWARD.handler(reward_details))
-    app.add_handler(callbacks.REDEEM.handler(redeem))
-    app.add_handler(callbacks.LOTTERY.handler(enter_lottery))
-    app.add_handler(callbacks.CANCEL_CODE.handler(cancel_code))

@@ -6,11 +6,11 @@ Every setting is one button press that writes at once: no conversation state to 
 from __future__ import annotations
 
 from telegram import ReplyKeyboardRemove, Update
-from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot import callbacks, keyboards
 from bot.context import LOCALE_KEY, BotContext
 from core import members
+from core.locales import LOCALES
 
 QUIET_PRESETS = {"none": (0, 0), "22-8": (22, 8), "23-9": (23, 9), "0-10": (0, 10)}
 
@@ -22,8 +22,8 @@ def _settings_markup(update: Update, context: BotContext, member) -> keyboards.I
     on_off = {True: "off", False: "on"}
     return keyboards.inline(
         [
-            [(label("buttons/lang", lang="fa"), callbacks.SETTING.pack("lang", "fa")),
-             (label("buttons/lang", lang="en"), callbacks.SETTING.pack("lang", "en"))],
+            [(label("buttons/lang", lang=lang), callbacks.SETTING.pack("lang", lang))
+             for lang in LOCALES],
             [(label("buttons/offers", enabled=member.offers_enabled),
               callbacks.SETTING.pack("offers", on_off[member.offers_enabled]))],
             [(label("buttons/surveys", enabled=member.surveys_enabled),
@@ -44,7 +44,7 @@ async def change(update: Update, context: BotContext) -> None:
     query = update.callback_query
     field, value = callbacks.SETTING.of(update)
     changes: dict[str, object] = {}
-    if field == "lang" and value in ("fa", "en"):
+    if field == "lang" and value in LOCALES:
         changes["locale"] = value
     elif field in ("offers", "surveys") and value in ("on", "off"):
         changes[f"{field}_enabled"] = value == "on"
@@ -84,12 +84,3 @@ async def forget_answer(update: Update, context: BotContext) -> None:
     await query.edit_message_text(context.text(update, "forget/done"))
     await context.say(update, "forget/goodbye", ReplyKeyboardRemove())
     context.user_data.clear()
-
-
-def register(app: Application, labels) -> None:
-    private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler("settings", show, filters=private))
-    app.add_handler(MessageHandler(private & filters.Text(labels("buttons/settings")), show))
-    app.add_handler(callbacks.SETTING.handler(change))
-    app.add_handler(CommandHandler("forget", forget, filters=private))
-    app.add_handler(callbacks.FORGET.handler(forget_answer))

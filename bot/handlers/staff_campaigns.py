@@ -7,12 +7,10 @@ and listing campaigns is for all staff.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
-from bot.conversations import campaign_new
-from bot.handlers.staff_access import actor, staff_only
-from bot.handlers.staff_args import UsageError, positive, shape
+from bot.staff_access import actor, staff_only
+from bot.staff_args import UsageError, positive, shape
 from core import audit, campaigns, segments
 from core.campaigns import CampaignStatus
 from core.models import utcnow
@@ -51,7 +49,7 @@ async def _set(update: Update, context: BotContext, command: str, status: str) -
         campaign = await campaigns.set_status(s, campaign_id, status, context.t.tz, utcnow())
         await audit.record(
             s, action=command, before={"status": before}, after={"status": campaign.status},
-            **actor(update),
+            actor=actor(update),
         )  # fmt: skip
     await context.say(update, "staff/campaign_status", campaign=campaign)
 
@@ -69,15 +67,3 @@ async def resume(update: Update, context: BotContext) -> None:
 @staff_only(admin=True)
 async def cancel(update: Update, context: BotContext) -> None:
     await _set(update, context, "campaign_cancel", CampaignStatus.CANCELLED)
-
-
-def register(app: Application) -> None:
-    app.add_handler(campaign_new.handler())
-    for name, handler in (
-        ("segment", segment_preview),
-        ("campaigns", list_campaigns),
-        ("campaign_pause", pause),
-        ("campaign_resume", resume),
-        ("campaign_cancel", cancel),
-    ):
-        app.add_handler(CommandHandler(name, handler))

@@ -7,13 +7,12 @@ from __future__ import annotations
 import tempfile
 
 from telegram import InputFile, Update
-from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
-from bot.handlers.staff_access import actor, staff_only
-from bot.handlers.staff_args import UsageError, shape
 from bot.images import bar_chart_png
 from bot.images.card import NEUTRAL_TIER, TIER_COLOURS
+from bot.staff_access import actor, staff_only
+from bot.staff_args import UsageError, shape
 from core import audit, exports, members, reports
 from core.digits import format_number
 from core.models import utcnow
@@ -65,7 +64,7 @@ async def export(update: Update, context: BotContext) -> None:
             count = await exports.write_csv(s, kind, out)
             await audit.record(
                 s, action="export", after={"kind": kind, "rows": count},
-                **actor(update),
+                actor=actor(update),
             )  # fmt: skip
         out.seek(0)
         await context.answer(
@@ -82,13 +81,3 @@ async def audit_log(update: Update, context: BotContext) -> None:
         member = await members.find(s, " ".join(context.args)) if context.args else None
         entries = await audit.latest(s, member_id=member.id if member else None, limit=AUDIT_LINES)
     await context.say(update, "staff/audit", actions=entries, member=member)
-
-
-def register(app: Application) -> None:
-    for name, handler in (
-        ("member", member_file),
-        ("stats", stats),
-        ("export", export),
-        ("audit", audit_log),
-    ):
-        app.add_handler(CommandHandler(name, handler))

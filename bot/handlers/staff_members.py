@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
-from bot.handlers.staff_access import actor, staff_only
-from bot.handlers.staff_args import shape
+from bot.staff_access import actor, staff_only
+from bot.staff_args import shape
 from core import audit, members
 
 
@@ -21,10 +20,6 @@ async def erase(update: Update, context: BotContext) -> None:
         await members.anonymize(s, member.id)
         await audit.record(
             s, action="erase", member_id=member.id, before=before, after={"status": "erased"},
-            **actor(update),
+            actor=actor(update),
         )  # fmt: skip
     await context.say(update, "staff/erased", number=member.id)
-
-
-def register(app: Application) -> None:
-    app.add_handler(CommandHandler("erase", erase))

@@ -3,7 +3,7 @@
 Each command is one transaction with its audit entry. The Telegram message that asked is the
 idempotency key (a purchase without a reference uses it as the reference), so a redelivered update
 changes nothing the second time. The member is told after the commit. How arguments are read
-(amounts such as ``250k`` or "2.5 million", phones in groups) is :mod:`bot.handlers.staff_args`.
+(amounts such as ``250k`` or "2.5 million", phones in groups) is :mod:`bot.staff_args`.
 
 A purchase above ``purchase.confirm_above``, or for a member named by a phone nobody verified, is
 held (:mod:`core.confirmations`) and answered with confirm / cancel buttons (``pcf:<id>`` /
@@ -14,19 +14,18 @@ confirm records the held purchase (reference fixed at request time) exactly as t
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
 
 from bot import callbacks, keyboards
 from bot.context import BotContext
-from bot.handlers.staff_access import Role, actor, role_of, staff_only
-from bot.handlers.staff_args import (
+from bot.notifications.direct import tell_member
+from bot.staff_access import Role, actor, role_of, staff_only
+from bot.staff_args import (
     member_and_rest,
     no_digit_group_after,
     positive,
     purchase_args,
     shape,
 )
-from bot.notifications.direct import tell_member
 from core import adjustments, audit, confirmations, ledger, members, purchases, redemptions, rewards
 from core.codes import format_redemption_code
 from core.confirmations import PendingPurchase
@@ -70,7 +69,7 @@ async def purchase(update: Update, context: BotContext) -> None:
             )
         else:
             result = await purchases.record_by_staff(
-                s, rules, member.id, held.amount, reference=reference, **actor(update)
+                s, rules, member.id, held.amount, reference=reference, actor=actor(update)
             )
     if reasons:
         buttons = keyboards.confirm_cancel(
@@ -109,7 +108,7 @@ async def decide_purchase(update: Update, context: BotContext) -> None:
             if decision == confirmations.CONFIRMED:
                 result = await purchases.record_by_staff(
                     s, context.club.rules, member.id, held.amount, reference=held.reference,
-                    confirmation_id=decided.id, **actor(update),
+                    confirmation_id=decided.id, actor=actor(update),
                 )  # fmt: skip
     if decided is None:  # unknown, forged, too old, or already decided by another press
         await query.answer(context.text(update, "stale_button"))
@@ -144,7 +143,7 @@ async def refund(update: Update, context: BotContext) -> None:
             before={"balance": member.balance + result.reversed},
             after={**_snapshot(member), "reference": result.purchase.reference,
                    "reversed": result.reversed, "unrecovered": result.unrecovered},
-            **actor(update),
+            actor=actor(update),
         )  # fmt: skip
     await context.say(update, "staff/refunded", result=result, member=member)
     await tell_member(context, member, "notify/refund", result=result)
@@ -180,7 +179,7 @@ async def _adjust(update: Update, context: BotContext, command: str, sign: int) 
         await audit.record(
             s, action=command, member_id=member.id, before=before,
             after={**_snapshot(member), "points": sign * points, "reason": " ".join(reason)},
-            **actor(update),
+            actor=actor(update),
         )  # fmt: skip
     await context.say(update, "staff/adjusted", member=member, delta=sign * points)
     await tell_member(
@@ -211,22 +210,9 @@ async def confirm(update: Update, context: BotContext) -> None:
         await audit.record(
             s, action="confirm", member_id=member.id,
             after={"code": redemption.code, "reward": reward.title},
-            **actor(update),
+            actor=actor(update),
         )  # fmt: skip
     await context.say(
         update, "staff/confirmed",
         member=member, reward=reward, code=format_redemption_code(redemption.code),
     )  # fmt: skip
-
-
-def register(app: Application) -> None:
-    for name, handler in (
-        ("purchase", purchase),
-        ("refund", refund),
-        ("award", award),
-        ("deduct", deduct),
-        ("confirm", confirm),
-    ):
-        app.add_handler(CommandHandler(name, handler))
-    app.add_handler(callbacks.CONFIRM_PURCHASE.handler(decide_purchase))
-    app.add_handler(callbacks.CANCEL_PURCHASE.handler(decide_purchase))

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from telegram import Update
-from telegram.ext import Application, CommandHandler
 
 from bot.context import BotContext
-from bot.conversations import reward_add
-from bot.handlers.staff_access import actor, staff_only
-from bot.handlers.staff_args import UsageError, positive, shape
 from bot.notifications.draws import draw_and_announce
+from bot.staff_access import actor, staff_only
+from bot.staff_args import UsageError, positive, shape
 from core import audit, jalali, rewards
 from core.clock import end_of_local_day
 from core.models import Redemption, RedemptionStatus, Reward
@@ -74,7 +72,7 @@ async def edit(update: Update, context: BotContext) -> None:
         before = _view(await rewards.get(s, reward_id))
         reward = await rewards.update(s, context.club.rules, reward_id, **changes)
         await audit.record(s, action="reward_edit", before=before, after=_view(reward),
-                           **actor(update))  # fmt: skip
+                           actor=actor(update))  # fmt: skip
     await context.say(update, "staff/reward_changed", reward=reward)
 
 
@@ -88,7 +86,7 @@ async def restock(update: Update, context: BotContext) -> None:
         before = _view(await rewards.get(s, reward_id))
         reward = await rewards.update(s, context.club.rules, reward_id, stock=stock)
         await audit.record(s, action="reward_stock", before=before, after=_view(reward),
-                           **actor(update))  # fmt: skip
+                           actor=actor(update))  # fmt: skip
     await context.say(update, "staff/reward_changed", reward=reward)
 
 
@@ -106,7 +104,7 @@ async def withdraw(update: Update, context: BotContext) -> None:
         before = _view(await rewards.get(s, reward_id))
         reward = await rewards.update(s, context.club.rules, reward_id, active=False)
         await audit.record(s, action="reward_off", before=before, after=_view(reward),
-                           **actor(update))  # fmt: skip
+                           actor=actor(update))  # fmt: skip
     await context.say(update, "staff/reward_changed", reward=reward)
 
 
@@ -116,17 +114,5 @@ async def run_draw(update: Update, context: BotContext) -> None:
     reward_text, *seed = shape("draw", context.args, 1, 2)
     await draw_and_announce(
         context, _reward_id("draw", reward_text), seed=seed[0] if seed else None,
-        **actor(update),
+        actor=actor(update),
     )  # fmt: skip
-
-
-def register(app: Application) -> None:
-    app.add_handler(reward_add.handler())
-    for name, handler in (
-        ("rewards_admin", list_rewards),
-        ("reward_edit", edit),
-        ("reward_stock", restock),
-        ("reward_off", withdraw),
-        ("draw", run_draw),
-    ):
-        app.add_handler(CommandHandler(name, handler))

@@ -16,62 +16,31 @@ import html
 import math
 from datetime import date, timedelta
 from types import SimpleNamespace
-from typing import Any
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import (
-    Application,
     ApplicationHandlerStop,
-    CommandHandler,
-    MessageHandler,
     filters,
 )
 
 from bot import callbacks, keyboards
-from bot.context import TRANSLATOR_KEY, BotContext
-from bot.handlers.staff_access import Role, role_of, staff_only
-from bot.handlers.staff_args import positive, shape
-from bot.i18n import Translator
+from bot.context import BotContext
 from bot.images import line_chart_png
+from bot.staff_access import Role, role_of, staff_only
+from bot.staff_args import positive, shape
 from core import audit, jalali, members, surveys
+from core.audit import Actor
 from core.digits import format_number, to_persian_digits
 from core.errors import AlreadyCommented, InvalidInput, SurveyNotFound, SurveyStale
-from core.models import Member, SurveyAnswer, SurveyInvite, SurveyKind, utcnow
-from core.rules import Rules
+from core.models import Member, SurveyAnswer, SurveyKind, utcnow
 
 COMMENT_KEY = "survey_comment"
-COMMENT_GROUP = -2  # before the profile's city step (-1) and the member's handlers (0)
 DEFAULT_DAYS = 90
 MAX_DAYS = 730
-NPS_ROW = 6  # the 0-10 scale in two rows: Telegram shows at most 8 buttons in a row
 PRIVATE = filters.ChatType.PRIVATE
 # The y axis of each kind's weekly chart.
 CHART_RANGE = {SurveyKind.NPS: (-100, 100), SurveyKind.CES: (1, 7), SurveyKind.CSAT: (0, 100)}
 PLACES = {SurveyKind.NPS: 0, SurveyKind.CES: 1, SurveyKind.CSAT: 0}  # decimals of the score
-
-
-# --- the question (rendered by the sweep into the outbox) ---------------------------------
-
-
-def scale_markup(invite_id: int, kind: SurveyKind | str, locale: str) -> InlineKeyboardMarkup:
-    scores = list(surveys.SCALES[SurveyKind(kind)])
-    rows = [scores[:NPS_ROW], scores[NPS_ROW:]] if len(scores) > NPS_ROW + 2 else [scores]
-    return keyboards.inline(
-        [
-            [(format_number(s, locale), callbacks.SURVEY_SCORE.pack(invite_id, s)) for s in row]
-            for row in rows
-        ]
-    )
-
-
-def question(
-    t: Translator, rules: Rules, invite: SurveyInvite, member: Member
-) -> tuple[str, dict[str, Any]]:
-    """The survey message in the member's language, and its scale as an inline keyboard."""
-    locale = t.locale_for(member.locale)
-    club = rules.club_name or t(locale, "image/club_name")
-    text = t(locale, f"survey/ask_{SurveyKind(invite.kind).value}", member=member, survey_club=club)
-    return text, scale_markup(invite.id, invite.kind, locale).to_dict()
 
 
 # --- the member's answer and comment --------------------------------------------------------
@@ -194,8 +163,7 @@ async def on_follow_up(update: Update, context: BotContext) -> None:
         member = await members.get(s, result.answer.member_id)
         if result.taken:
             await audit.record(
-                s, action="survey_follow_up", member_id=member.id, actor_id=user.id,
-                actor_name=user.full_name,
+                s, Actor(user.id, user.full_name), action="survey_follow_up", member_id=member.id,
                 after={"answer_id": result.answer.id, "kind": str(result.answer.kind),
                        "score": result.answer.score},
             )  # fmt: skip
@@ -296,20 +264,3 @@ async def ces(update: Update, context: BotContext) -> None:
 @staff_only()
 async def csat(update: Update, context: BotContext) -> None:
     await _report(update, context, SurveyKind.CSAT)
-
-
-def register(app: Application) -> None:
-    """Call from the app factory after ``bot_data`` has the translator (menu labels)."""
-    labels = app.bot_data[TRANSLATOR_KEY].all_labels
-    app.add_handler(CommandHandler("nps", nps))
-    app.add_handler(CommandHandler("ces", ces))
-    app.add_handler(CommandHandler("csat", csat))
-    app.add_handler(callbacks.SURVEY_SCORE.handler(on_score))
-    app.add_handler(callbacks.SURVEY_SKIP.handler(on_skip))
-    app.add_handler(callbacks.SURVEY_FOLLOW_UP.handler(on_follow_up))
-    menu = [label for row in keyboards.MAIN_MENU_KEYS for key in row for label in labels(key)]
-    leaves = filters.COMMAND | filters.Text(menu)
-    app.add_handler(MessageHandler(PRIVATE & leaves, moved_on), group=COMMENT_GROUP)
-    app.add_handler(
-        MessageHandler(PRIVATE & filters.TEXT & ~leaves, on_comment), group=COMMENT_GROUP
-    )

@@ -21,8 +21,7 @@ from telegram.error import TelegramError
 
 from bot import callbacks
 from bot.context import BotContext
-from bot.handlers.member import invite_link
-from core import campaigns, messaging, outbox, segments
+from core import campaigns, messaging, outbox, referrals, segments
 from core.campaigns import CampaignStatus
 from core.digits import format_number
 from core.errors import BashgahError
@@ -146,7 +145,7 @@ async def _variables(
             ) if following else "",
             "expiring_points": format_number(int(points or 0), locale),
             "expiring_date": context.t(locale, "labels/date", when=soonest) if soonest else "",
-            "referral_link": invite_link(context.bot.username, member),
+            "referral_link": referrals.invite_link(context.bot.username, member),
         })  # fmt: skip
     return out
 

@@ -13,21 +13,21 @@ from sqlalchemy import select
 from bot.context import BotContext
 from bot.notifications.direct import tell_member
 from core import allocation, audit, members, rewards
+from core.audit import Actor
 from core.codes import format_redemption_code
 from core.errors import BashgahError
 from core.models import Draw, Redemption, Reward, utcnow
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5 * 60
-SYSTEM_ACTOR = 0  # the audit log's name for the bot itself
 
 
 async def draw_and_announce(
-    context: BotContext, reward_id: int, *, seed: str | None, actor_id: int, actor_name: str | None
+    context: BotContext, reward_id: int, *, seed: str | None, actor: Actor
 ) -> tuple[Reward, Draw]:
     async with context.db() as s:
         record = await allocation.draw(
-            s, context.club.rules, reward_id, seed=seed, actor_id=actor_id or None
+            s, context.club.rules, reward_id, seed=seed, actor_id=actor.id or None
         )
         reward = await rewards.get(s, reward_id)
         winners = [await members.get(s, i) for i in record.winners["ids"]]
@@ -39,7 +39,7 @@ async def draw_and_announce(
         }
         others = [await members.get(s, i) for i in await allocation.losers(s, record)]
         await audit.record(
-            s, action="draw", actor_id=actor_id, actor_name=actor_name,
+            s, actor, action="draw",
             after={"reward_id": reward_id, "seed": record.seed, "winners": record.winners["ids"]},
         )  # fmt: skip
     staff_chat = context.bot_data["settings"].staff_chat_id
@@ -62,8 +62,6 @@ async def draw_due_lotteries(context: BotContext) -> None:
         due = [r.id for r in await allocation.due_lotteries(s, utcnow())]
     for reward_id in due:
         try:
-            await draw_and_announce(
-                context, reward_id, seed=None, actor_id=SYSTEM_ACTOR, actor_name=None
-            )
+            await draw_and_announce(context, reward_id, seed=None, actor=audit.SYSTEM)
         except BashgahError:  # drawn meanwhile by hand, or withdrawn: nothing to do
             log.info("lottery %s was not drawn by the sweep", reward_id, exc_info=True)

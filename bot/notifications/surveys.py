@@ -11,16 +11,23 @@ The outbox sender sends them; nothing here talks to Telegram.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
+from telegram import InlineKeyboardMarkup
+
+from bot import callbacks, keyboards
 from bot.context import BotContext
-from bot.handlers.surveys import question
+from bot.i18n import Translator
 from core import surveys
-from core.models import utcnow
+from core.digits import format_number
+from core.models import Member, SurveyInvite, SurveyKind, utcnow
+from core.rules import Rules
 
 SWEEP_SECONDS = 30
 DUE_BATCH = 500  # invites written to the outbox per run, in one transaction
 NPS_RECHECK = timedelta(hours=1)
 _NPS_NEXT = "survey_nps_next"
+NPS_ROW = 6  # the 0-10 scale in two rows: Telegram shows at most 8 buttons in a row
 
 
 async def sweep(context: BotContext, now: datetime | None = None) -> None:
@@ -38,3 +45,24 @@ async def sweep(context: BotContext, now: datetime | None = None) -> None:
             s, rules, now, tz=context.t.tz, limit=DUE_BATCH,
             render=lambda invite, member: question(context.t, rules, invite, member),
         )  # fmt: skip
+
+
+def scale_markup(invite_id: int, kind: SurveyKind | str, locale: str) -> InlineKeyboardMarkup:
+    scores = list(surveys.SCALES[SurveyKind(kind)])
+    rows = [scores[:NPS_ROW], scores[NPS_ROW:]] if len(scores) > NPS_ROW + 2 else [scores]
+    return keyboards.inline(
+        [
+            [(format_number(s, locale), callbacks.SURVEY_SCORE.pack(invite_id, s)) for s in row]
+            for row in rows
+        ]
+    )
+
+
+def question(
+    t: Translator, rules: Rules, invite: SurveyInvite, member: Member
+) -> tuple[str, dict[str, Any]]:
+    """The survey message in the member's language, and its scale as an inline keyboard."""
+    locale = t.locale_for(member.locale)
+    club = rules.club_name or t(locale, "image/club_name")
+    text = t(locale, f"survey/ask_{SurveyKind(invite.kind).value}", member=member, survey_club=club)
+    return text, scale_markup(invite.id, invite.kind, locale).to_dict()

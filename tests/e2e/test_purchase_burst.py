@@ -9,7 +9,7 @@ lots.
 
 And a busy staff group does not hold members up: updates of different chats are handled side by
 side, and answers in the staff group go out beside the handler, merged while Telegram's 20 messages
-a minute per group hold them back (:mod:`bot.notifications.group_replies`).
+a minute per group hold them back (:mod:`bot.group_replies`).
 """
 
 from __future__ import annotations

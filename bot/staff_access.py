@@ -17,6 +17,7 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus
 
 from bot.context import BotContext
+from core.audit import Actor
 
 CACHE_SECONDS = 60
 _CACHE_KEY = "staff_roles"
@@ -75,7 +76,7 @@ def staff_only(admin: bool = False) -> Callable[[Handler], Handler]:
     return wrap
 
 
-def actor(update: Update) -> dict[str, object]:
-    """Who did it, for the audit log: ``audit.record(s, **actor(update), ...)``."""
+def actor(update: Update) -> Actor:
+    """Who did it, for the audit log and every core action."""
     user = update.effective_user
-    return {"actor_id": user.id, "actor_name": user.full_name}
+    return Actor(user.id, user.full_name)
