@@ -20,8 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit, ledger, referrals, surveys, tiers
-from core.audit import Actor
+from core import ledger, referrals, surveys, tiers
 from core.clock import after_days
 from core.digits import to_latin_digits
 from core.errors import (
@@ -130,29 +129,6 @@ async def record(
     return PurchaseResult(
         purchase, points, member.balance, tier_before, member.tier, reward, balance_before
     )
-
-
-async def record_by_staff(
-    session: AsyncSession,
-    rules: Rules,
-    member_id: int,
-    amount: int,
-    *,
-    reference: str,
-    actor: Actor,
-    confirmation_id: int | None = None,
-) -> PurchaseResult:
-    """A purchase staff recorded, with its audit entry: one path for ``/purchase`` and for the
-    confirm button of a held one (``confirmation_id``), so both leave the same trail."""
-    result = await record(session, rules, member_id, amount, reference=reference, actor_id=actor.id)
-    await audit.record(
-        session, actor, action="purchase", member_id=member_id,
-        before={"balance": result.balance_before, "tier": result.tier_before},
-        after={"balance": result.balance, "tier": result.tier_after, "amount": amount,
-               "reference": result.purchase.reference, "points": result.points,
-               "confirmation": confirmation_id},
-    )  # fmt: skip
-    return result
 
 
 async def _refuse_taken(session: AsyncSession, reference: str, member_id: int, amount: int) -> None:

@@ -1,0 +1,156 @@
+"""Staff purchases: recorded at once or held for a button, a held one decided, a refund.
+
+A purchase is keyed by its reference; without one the request's own ``key`` (the message that
+asked) is the reference, so a redelivered request records nothing twice. One private path,
+:func:`_record`, writes a purchase with its audit entry, for the command and for the confirm
+button alike, so both leave the same trail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import audit, confirmations, members, purchases
+from core.audit import Actor
+from core.club import Club
+from core.confirmations import PendingPurchase
+from core.db import transaction
+from core.errors import InvalidPhone
+from core.models import Member, StaffConfirmation
+from core.phones import normalize_phone
+from core.purchases import PurchaseResult, RefundResult
+from core.rules import Rules
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The purchase is in the books; ``member`` is to be told."""
+
+    member: Member
+    result: PurchaseResult
+
+
+@dataclass(frozen=True)
+class Held:
+    """The purchase waits for a confirm or cancel button (``request.id``) for ``reasons``."""
+
+    member: Member
+    held: PendingPurchase
+    request: StaffConfirmation
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A held purchase decided: ``result`` is the recorded purchase, None if it was cancelled."""
+
+    member: Member
+    held: PendingPurchase
+    result: PurchaseResult | None
+
+
+@dataclass(frozen=True)
+class Refunded:
+    """A refund; ``referrer`` lost the bonus this purchase had earned them (and is to be told)."""
+
+    member: Member
+    result: RefundResult
+    referrer: Member | None
+
+
+async def purchase(
+    club: Club, actor: Actor, member_query: str, amount: int, *, reference: str | None, key: str
+) -> Recorded | Held:
+    """``/purchase``: record it, or hold it when it is large or names a phone nobody verified.
+
+    ``key`` identifies the request and is the reference when none was given.
+    """
+    reference = purchases.clean_reference(reference or key)
+    async with transaction(club.sessions) as session:
+        member = await members.find(session, member_query)
+        held = PendingPurchase(member.id, amount, reference)
+        reasons = confirmations.purchase_reasons(
+            club.rules, member, amount, named_by_phone=_named_by_phone(member_query, member)
+        )
+        if reasons:
+            request = await confirmations.request_purchase(
+                session, held, reasons=reasons, requested_by=actor.id
+            )
+            return Held(member, held, request, tuple(reasons))
+        result = await _record(session, club.rules, actor, held)
+    return Recorded(member, result)
+
+
+async def decide_purchase(
+    club: Club, actor: Actor, confirmation_id: int, *, confirm: bool
+) -> Decided | None:
+    """A confirm or cancel button of a held purchase; the first press decides.
+
+    None if the request is unknown, forged, too old or already decided by another press.
+    """
+    decision = confirmations.CONFIRMED if confirm else confirmations.CANCELLED
+    async with transaction(club.sessions) as session:
+        decided = await confirmations.decide(
+            session, confirmation_id, decision, action=confirmations.PURCHASE, decided_by=actor.id
+        )
+        if decided is None:
+            return None
+        held = PendingPurchase.of(decided)
+        member = await members.get(session, held.member_id)
+        result = None
+        if confirm:
+            result = await _record(session, club.rules, actor, held, confirmation_id=decided.id)
+    return Decided(member, held, result)
+
+
+async def refund(club: Club, actor: Actor, reference: str) -> Refunded:
+    """``/refund``: the purchase's points back, the referrer's bonus clawed back, audited.
+
+    A second refund of the same reference is refused (:class:`~core.errors.AlreadyRefunded`).
+    """
+    async with transaction(club.sessions) as session:
+        result = await purchases.refund(session, reference, actor_id=actor.id)
+        member = await members.get(session, result.purchase.member_id)
+        clawback = result.clawback
+        referrer = await members.get(session, clawback.referrer_id) if clawback else None
+        await audit.record(
+            session, actor, action="refund", member_id=member.id,
+            before={"balance": member.balance + result.reversed},
+            after={"balance": member.balance, "tier": member.tier,
+                   "reference": result.purchase.reference, "reversed": result.reversed,
+                   "unrecovered": result.unrecovered},
+        )  # fmt: skip
+    return Refunded(member, result, referrer)
+
+
+async def _record(
+    session: AsyncSession,
+    rules: Rules,
+    actor: Actor,
+    held: PendingPurchase,
+    *,
+    confirmation_id: int | None = None,
+) -> PurchaseResult:
+    """A purchase staff recorded, with its audit entry (``confirmation`` names the button's
+    request, None for the command)."""
+    result = await purchases.record(
+        session, rules, held.member_id, held.amount, reference=held.reference, actor_id=actor.id
+    )
+    await audit.record(
+        session, actor, action="purchase", member_id=held.member_id,
+        before={"balance": result.balance_before, "tier": result.tier_before},
+        after={"balance": result.balance, "tier": result.tier_after, "amount": held.amount,
+               "reference": result.purchase.reference, "points": result.points,
+               "confirmation": confirmation_id},
+    )  # fmt: skip
+    return result
+
+
+def _named_by_phone(query: str, member: Member) -> bool:
+    """Did staff name ``member`` by their phone number (not by number or @username)?"""
+    try:
+        return member.phone is not None and normalize_phone(query) == member.phone
+    except InvalidPhone:
+        return False
