@@ -16,9 +16,9 @@ The built file is kept under ``bench/.cache/`` keyed by its size and the schema 
 run works on a fresh copy of it, because the sweeps change it. Then, through the application's own
 async engine:
 
-- ``tier_seconds``: ``core.lifecycle.evaluate_tiers`` (the monthly ``tiers.evaluate_all`` in one
+- ``tier_seconds``: ``core.housekeeping.evaluate_tiers`` (the monthly ``tiers.evaluate_all`` in one
   transaction, as the housekeeping runs it);
-- ``expiry_seconds``: ``core.ledger.expire_due`` in a loop, ``--batch`` lots per transaction
+- ``expiry_seconds``: ``core.expiry.expire_due`` in a loop, ``--batch`` lots per transaction
   (1,000,000 by default; the bot's own sweep takes 1,000 at a time), until nothing is left to
   expire; the books are checked afterwards (balance = ledger = open lots, no due lot left open).
 
@@ -52,7 +52,7 @@ if __package__ in (None, ""):  # run as a script: ``python bench/sweep_bench.py`
 from sqlalchemy import text
 from sqlalchemy.pool import NullPool
 
-from core import ledger, lifecycle
+from core import expiry, housekeeping, lifecycle
 from core.db import make_engine, make_sessionmaker, transaction, upgrade
 from core.rules import Rules
 
@@ -251,7 +251,7 @@ async def sweep(path: Path, batch: int) -> dict[str, float]:
 
         log("  tier evaluation")
         started = time.perf_counter()
-        moved = await lifecycle.evaluate_tiers(sessions, rules, NOW, TZ)
+        moved = await housekeeping.evaluate_tiers(sessions, rules, NOW, TZ)
         tier_seconds = time.perf_counter() - started
         log(f"    {moved:,} members moved or warned in {tier_seconds:.1f} s")
 
@@ -260,7 +260,7 @@ async def sweep(path: Path, batch: int) -> dict[str, float]:
         expired = rounds = 0
         while True:
             async with transaction(sessions) as session:
-                points = await ledger.expire_due(session, NOW, limit=batch)
+                points = await expiry.expire_due(session, NOW, limit=batch)
             rounds += 1
             expired += points
             log(f"    round {rounds}: {points:,} points ({time.perf_counter() - started:.1f} s)")

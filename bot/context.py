@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Chat, InputFile, Update
 from telegram._utils.types import ReplyMarkup
 from telegram.constants import ChatType
@@ -19,9 +18,9 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.group_replies import Answer, GroupReplies
 from bot.i18n import Translator
-from core import members
+from core import members, reachability
 from core.club import Club
-from core.db import transaction
+from core.db import Session, transaction
 from core.errors import BashgahError
 from core.models import Member, MemberStatus
 
@@ -47,7 +46,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         return self.bot_data[TRANSLATOR_KEY]
 
     @asynccontextmanager
-    async def db(self) -> AsyncIterator[AsyncSession]:
+    async def db(self) -> AsyncIterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
         async with transaction(self.club.sessions) as session:
             yield session
@@ -64,14 +63,13 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         if self.user_data is not None:
             self.user_data[LOCALE_KEY] = locale
 
-    async def member(self, session: AsyncSession, update: Update) -> Member:
+    async def member(self, session: Session, update: Update) -> Member:
         """The member behind this update, or :class:`NotJoined`."""
         user = update.effective_user
         member = await members.by_telegram_id(session, user.id) if user else None
         if member is None or member.status == MemberStatus.ERASED:
             raise NotJoined()
-        if member.status == MemberStatus.BLOCKED:
-            member.status = MemberStatus.ACTIVE  # they are talking to us again
+        reachability.came_back(member)
         self.remember_locale(member.locale)
         return member
 

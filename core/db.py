@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from alembic import command
 from alembic.config import Config
@@ -23,6 +23,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+#: One unit of work, as faces and jobs hold it: core functions take it, nothing else is needed.
+Session: TypeAlias = AsyncSession
+#: Where sessions come from (the club's ``sessions``): pass it to :func:`transaction`.
+Sessions: TypeAlias = async_sessionmaker[AsyncSession]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -73,14 +78,12 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
 @asynccontextmanager
-async def transaction(
-    sessions: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
+async def transaction(sessions: Sessions) -> AsyncIterator[Session]:
     """One unit of work: commit if the block succeeds, roll back if it raises."""
     async with sessions() as session, session.begin():
         yield session

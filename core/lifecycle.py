@@ -1,16 +1,15 @@
-"""Lifecycle: the messages a member's own story calls for, chosen in SQL, and the sweep's chores.
+"""Lifecycle: the messages a member's own story calls for, chosen in SQL.
 
-A periodic sweep first does the housekeeping (points expiry, code expiry, pending points whose
-return window has passed, the monthly tier evaluation), each chore in its own transaction, then
-asks each selector below for the members who are owed a message now: points that became usable,
-a tier change, a downgrade warning, points about to expire, a birthday, a win-back offer, a code
-about to lapse. Every message has a dedupe key that names the moment
-(``tier:<change>``, ``birthday:<member>:<year>``, ...), and every selector leaves out the members
-whose key is already in the outbox, so a second sweep, or two at once, writes nothing new.
+A periodic sweep first does the housekeeping (:mod:`core.housekeeping`), then asks each selector
+below for the members who are owed a message now: points that became usable, a tier change, a
+downgrade warning, points about to expire, a birthday, a win-back offer, a code about to lapse.
+Every message has a dedupe key that names the moment (``tier:<change>``,
+``birthday:<member>:<year>``, ...), and every selector leaves out the members whose key is already
+in the outbox, so a second sweep, or two at once, writes nothing new.
 
 Selectors are set-based: one query per page of members, never a loop over the whole club. They
 page by an increasing id (``after``), so a sweep always ends even when a candidate is not written.
-Only active members the bot can reach (a Telegram id) are selected.
+Only members the bot can reach (:func:`core.reachability.reachable_sql`) are selected.
 """
 
 from __future__ import annotations
@@ -36,17 +35,16 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger, messaging, purchases, redemptions, segments, tiers
+from core import ledger, messaging, segments, tiers
 from core.clock import after_days, end_of_local_day
 from core.codes import format_redemption_code
-from core.db import transaction
+from core.lots import expiring_per_member
 from core.models import (
     Delivery,
     EntryKind,
     Member,
-    MemberStatus,
     PointsLot,
     Purchase,
     PurchaseStatus,
@@ -55,12 +53,11 @@ from core.models import (
     Reward,
     TierChange,
 )
+from core.reachability import reachable_sql
 from core.rules import Rules
 
 LIFECYCLE = "lifecycle"
 PAGE = 500
-EXPIRY_BATCH = 1000
-MAX_BATCHES = 50  # per chore and sweep; the next sweep carries on
 TIER_CHANGE_DAYS = 3  # a tier change older than this is old news
 ACTIVATION_NEWS_DAYS = 7  # points usable for longer than this are not announced any more
 EXPIRY_NOTICES = (30, 7)  # days before points expire that a member is told
@@ -88,70 +85,6 @@ class Page:
 Selector = Callable[[AsyncSession, Rules, datetime, ZoneInfo, int, int], Awaitable[Page]]
 
 
-# --- housekeeping ---------------------------------------------------------------------------
-
-
-async def expire_points(
-    sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime, tz: ZoneInfo
-) -> int:
-    """Close expired lots, a batch per transaction; returns the points expired."""
-    total = 0
-    for _ in range(MAX_BATCHES):
-        async with transaction(sessions) as session:
-            expired = await ledger.expire_due(session, now, limit=EXPIRY_BATCH)
-        total += expired
-        if not expired:
-            break
-    return total
-
-
-async def expire_codes(
-    sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime, tz: ZoneInfo
-) -> int:
-    """Expire and refund codes past their date, a batch per transaction; returns how many."""
-    total = 0
-    for _ in range(MAX_BATCHES):
-        async with transaction(sessions) as session:
-            expired = await redemptions.expire_due(session, now, limit=EXPIRY_BATCH)
-        total += expired
-        if expired < EXPIRY_BATCH:
-            break
-    return total
-
-
-async def activate_points(
-    sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime, tz: ZoneInfo
-) -> int:
-    """Credit purchases whose return window has passed, a batch per transaction; returns how many.
-
-    Before the tier evaluation, so points that became usable count in the same sweep.
-    """
-    total = 0
-    for _ in range(MAX_BATCHES):
-        async with transaction(sessions) as session:
-            activated = await purchases.activate_due(session, rules, now, limit=EXPIRY_BATCH)
-        total += len(activated)
-        if len(activated) < EXPIRY_BATCH:
-            break
-    return total
-
-
-async def evaluate_tiers(
-    sessions: async_sessionmaker[AsyncSession], rules: Rules, now: datetime, tz: ZoneInfo
-) -> int:
-    """The monthly tier evaluation; acts on the first sweep of a month and is a no-op after.
-
-    Returns the period's evaluation counts (moved and warned), the same on every later call.
-    """
-    async with transaction(sessions) as session:
-        evaluation = await tiers.evaluate_all(session, rules, now, tz)
-        return evaluation.downgraded + evaluation.upgraded + evaluation.warned
-
-
-Chore = Callable[[async_sessionmaker[AsyncSession], Rules, datetime, ZoneInfo], Awaitable[int]]
-HOUSEKEEPING: tuple[Chore, ...] = (expire_points, expire_codes, activate_points, evaluate_tiers)
-
-
 # --- selectors ------------------------------------------------------------------------------
 
 
@@ -171,7 +104,7 @@ async def tier_changes(
             .where(
                 TierChange.id > after,
                 TierChange.created_at > now - timedelta(days=TIER_CHANGE_DAYS),
-                _reachable(),
+                reachable_sql(),
                 _not_written(key),
             )
             .order_by(TierChange.id)
@@ -211,15 +144,8 @@ async def tier_warnings(
     period = tiers.evaluation_period(now, tz)
     last_day = last_day_of_month(now.astimezone(tz).date())
     evaluation_at = end_of_local_day(last_day, tz)  # the next month's evaluation
-    points = (
-        select(func.coalesce(func.sum(Purchase.points), 0))
-        .where(
-            Purchase.member_id == Member.id,
-            Purchase.status == PurchaseStatus.COMPLETED,
-            Purchase.created_at > tiers.qualifying_cutoff(rules, evaluation_at),
-        )
-        .scalar_subquery()
-    )
+    cutoff = tiers.qualifying_cutoff(rules, evaluation_at)
+    points = tiers.qualifying_points_query(Member.id, cutoff).scalar_subquery()
     threshold = case({t.key: t.threshold for t in rules.tiers}, value=Member.tier, else_=0)
     key = _key("tierwarn:", Member.id, f":{period}")
     rows = (
@@ -229,7 +155,7 @@ async def tier_warnings(
                 Member.id > after,
                 Member.tier_warning == period,
                 points < threshold,
-                _reachable(),
+                reachable_sql(),
                 _not_written(key),
             )
             .order_by(Member.id)
@@ -270,19 +196,7 @@ async def expiring(
     gets only that one, not two messages on the same day.
     """
     shorter = [d for d in EXPIRY_NOTICES if d < days]
-    lots = (
-        select(
-            PointsLot.member_id,
-            func.min(PointsLot.expires_at).label("first"),
-            func.sum(PointsLot.remaining).label("points"),
-        )
-        .where(
-            PointsLot.remaining > 0,
-            PointsLot.expires_at > now,
-            PointsLot.expires_at <= now + timedelta(days=days),
-        )
-        .group_by(PointsLot.member_id)
-    )
+    lots = expiring_per_member(now, timedelta(days=days))
     if shorter:
         lots = lots.having(func.min(PointsLot.expires_at) > now + timedelta(days=max(shorter)))
     lots_sq = lots.subquery()
@@ -290,7 +204,7 @@ async def expiring(
         await session.execute(
             select(Member, lots_sq.c.first, lots_sq.c.points)
             .join(lots_sq, lots_sq.c.member_id == Member.id)
-            .where(Member.id > after, _reachable())
+            .where(Member.id > after, reachable_sql())
             .order_by(Member.id)
             .limit(limit)
         )
@@ -331,7 +245,7 @@ async def birthday_gifts(
                 Member.id > after,
                 Member.birthday.is_not(None),
                 or_(*birthdays),
-                _reachable(),
+                reachable_sql(),
                 _not_written(key),
             )
             .order_by(Member.id)
@@ -412,7 +326,7 @@ async def codes_expiring(
                 Redemption.status == RedemptionStatus.RESERVED,
                 Redemption.expires_at > now,
                 Redemption.expires_at <= now + CODE_WARN,
-                _reachable(),
+                reachable_sql(),
                 _not_written(key),
             )
             .order_by(Redemption.id)
@@ -450,7 +364,7 @@ async def points_activated(
                 Purchase.points > 0,
                 Purchase.available_at <= now,
                 Purchase.available_at > now - timedelta(days=ACTIVATION_NEWS_DAYS),
-                _reachable(),
+                reachable_sql(),
                 _not_written(key),
             )
             .order_by(Purchase.id)
@@ -526,10 +440,6 @@ def _key(prefix: str, column: Any, suffix: str = "") -> ColumnElement[str]:
 
 def _not_written(key: ColumnElement[str]) -> ColumnElement[bool]:
     return ~exists().where(Delivery.dedupe_key == key)
-
-
-def _reachable() -> ColumnElement[bool]:
-    return and_(Member.status == MemberStatus.ACTIVE, Member.telegram_id.is_not(None))
 
 
 def _next(rows: list[Any], limit: int, position: Callable[[Any], int]) -> int | None:

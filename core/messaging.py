@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, select
 
-from core.models import Delivery, DeliveryStatus, Member, MemberStatus
+from core import reachability
+from core.models import Delivery, DeliveryStatus, Member
 from core.rules import Rules
 
 OFFER = "offer"
@@ -53,11 +54,7 @@ def cap_of(member: Member, rules: Rules) -> int:
 
 def may_receive_offers() -> ColumnElement[bool]:
     """SQL: members who can get an offer at all (active, offers on, reachable)."""
-    return and_(
-        Member.status == MemberStatus.ACTIVE,
-        Member.offers_enabled.is_(True),
-        Member.telegram_id.is_not(None),
-    )
+    return and_(reachability.reachable_sql(), Member.offers_enabled.is_(True))
 
 
 def offers_in_window(now: datetime) -> ColumnElement[int]:

@@ -25,11 +25,13 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Delivery, DeliveryStatus, Member, MemberStatus, utcnow
+from core import reachability
+from core.db import Sessions
+from core.models import Delivery, DeliveryStatus, utcnow
 
 MAX_ERROR = 255
 BLOCKED_ERROR = "member blocked the bot"
@@ -74,7 +76,7 @@ async def _key_exists(session: AsyncSession, dedupe_key: str) -> bool:
 
 
 def _member_blocked() -> Any:
-    return exists().where(Member.id == Delivery.member_id, Member.status == MemberStatus.BLOCKED)
+    return reachability.blocked_sql(Delivery.member_id)
 
 
 async def claim(
@@ -190,12 +192,7 @@ async def settle_forbidden(
     await settle(session, delivery_id, DeliveryStatus.UNREACHABLE, error=error, now=now)
     same_recipient = Delivery.chat_id == chat_id
     if member_id is not None:
-        await session.execute(
-            update(Member)
-            .where(Member.id == member_id, Member.status == MemberStatus.ACTIVE)
-            .values(status=MemberStatus.BLOCKED)
-            .execution_options(synchronize_session=False)
-        )
+        await reachability.mark_blocked(session, member_id)
         same_recipient = or_(same_recipient, Delivery.member_id == member_id)
     return await _unreachable(session, same_recipient)
 
@@ -240,6 +237,12 @@ async def next_due(session: AsyncSession) -> datetime | None:
             Delivery.status == DeliveryStatus.PENDING, ~_member_blocked()
         )
     )
+
+
+async def next_due_in(sessions: Sessions) -> datetime | None:
+    """:func:`next_due` in a session of its own, for a sender between its rounds."""
+    async with sessions() as session:
+        return await next_due(session)
 
 
 async def counts(session: AsyncSession, campaign_id: int) -> dict[str, int]:

@@ -16,7 +16,7 @@ from functools import cache
 
 from sqlalchemy import Select, bindparam, func, select
 
-from core.ledger import expiring_lot
+from core.lots import expiring_lot
 from core.models import Member, MemberStatus, PointsLot, Purchase, PurchaseStatus
 from core.purchases import PendingPoints, pending_from, pending_query
 from core.reader import Reader

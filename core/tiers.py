@@ -54,13 +54,26 @@ def qualifying_cutoff(rules: Rules, now: datetime) -> datetime:
     return now - timedelta(days=rules.tier_policy.qualifying_window_days)
 
 
+def _qualifying(cutoff: Any) -> ColumnElement[bool]:
+    """SQL: a purchase whose points qualify, the one definition every query below uses."""
+    return and_(Purchase.status == PurchaseStatus.COMPLETED, Purchase.created_at > cutoff)
+
+
 def qualifying_points_query(member_id: Any, cutoff: Any) -> Select[tuple[int]]:
     """The member's qualifying points as one value. ``member_id`` may be a column (correlated)
     and ``cutoff`` (:func:`qualifying_cutoff`) a bound parameter."""
     return select(func.coalesce(func.sum(Purchase.points), 0)).where(
-        Purchase.member_id == member_id,
-        Purchase.status == PurchaseStatus.COMPLETED,
-        Purchase.created_at > cutoff,
+        Purchase.member_id == member_id, _qualifying(cutoff)
+    )
+
+
+def qualifying_points_per_member(cutoff: Any) -> Select[tuple[int, int]]:
+    """``(member_id, points)`` for every member with qualifying points, one grouped pass; narrow
+    it with a ``where`` on ``Purchase.member_id``."""
+    return (
+        select(Purchase.member_id, func.sum(Purchase.points).label("points"))
+        .where(_qualifying(cutoff))
+        .group_by(Purchase.member_id)
     )
 
 
@@ -173,15 +186,7 @@ async def evaluate_all(
         # Another process is evaluating the same period; its run is the one that counts.
         return await session.get(TierEvaluation, period, populate_existing=True)
 
-    qualifying = (
-        select(Purchase.member_id, func.sum(Purchase.points).label("points"))
-        .where(
-            Purchase.status == PurchaseStatus.COMPLETED,
-            Purchase.created_at > qualifying_cutoff(rules, now),
-        )
-        .group_by(Purchase.member_id)
-        .subquery()
-    )
+    qualifying = qualifying_points_per_member(qualifying_cutoff(rules, now)).subquery()
     sql = _TierSql.build(rules, func.coalesce(qualifying.c.points, 0))
     counted = Member.status != MemberStatus.ERASED
     below = sql.target_rank < sql.current_rank

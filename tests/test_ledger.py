@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger
+from core import expiry, ledger
 from core.clock import after_days
 from core.errors import IdempotencyConflict, InsufficientPoints, InvalidInput, MemberNotFound
 from core.models import EntryKind, LedgerEntry, PointsLot
@@ -113,8 +113,8 @@ async def test_expiry_is_by_lot_at_day_365(
     await _give(session, member.id, 40, "old", after_days(now, 365))
     await _give(session, member.id, 60, "young", after_days(now + timedelta(days=200), 365))
 
-    assert await ledger.expire_due(session, now + age) == expired
-    assert await ledger.expire_due(session, now + age) == 0  # a second sweep finds nothing
+    assert await expiry.expire_due(session, now + age) == expired
+    assert await expiry.expire_due(session, now + age) == 0  # a second sweep finds nothing
     await session.refresh(member)
     assert member.balance == 100 - expired
     await assert_books_balance(session, member.id)

@@ -22,7 +22,7 @@ from hypothesis.stateful import invariant, precondition, rule
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger, purchases, redemptions, rewards
+from core import expiry, ledger, purchases, redemptions, rewards
 from core.clock import after_days
 from core.errors import AlreadyRefunded, CodeCancelled, InsufficientPoints, OutOfStock
 from core.models import (
@@ -180,7 +180,7 @@ class LedgerMachine(DatabaseMachine):
         async def go() -> None:
             async with self.sessions() as s, s.begin():
                 await redemptions.expire_due(s, self.now)
-                await ledger.expire_due(s, self.now)
+                await expiry.expire_due(s, self.now)
                 await purchases.activate_due(s, RULES, self.now)
 
         self.run(go())

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger, members, purchases
+from core import expiry, ledger, members, purchases
 from core.clock import after_days
 from core.errors import (
     AlreadyRefunded,
@@ -52,8 +52,8 @@ async def test_points_expire_365_days_after_the_purchase(
     member = await new_member(session, rules, now)
     await purchases.record(session, rules, member.id, 50_000, now=now)
 
-    assert await ledger.expire_due(session, after_days(now, 364)) == 0
-    assert await ledger.expire_due(session, after_days(now, 365)) == 50
+    assert await expiry.expire_due(session, after_days(now, 364)) == 0
+    assert await expiry.expire_due(session, after_days(now, 365)) == 50
     await session.refresh(member)
     assert member.balance == 0
     await assert_books_balance(session, member.id)

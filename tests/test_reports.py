@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import adjustments, allocation, ledger, members, purchases, redemptions, reports, rewards
 from core.errors import MemberNotFound
+from core.expiry import expire_due
 from core.models import EntryKind, LedgerEntry, Member, MemberStatus
 from core.reports import TopReward
 from core.rules import Rules
@@ -93,7 +94,7 @@ async def test_club_stats_of_a_hand_built_club(
     # A: earns 2,000 on a purchase (and becomes silver); 200 bonus points expire.
     await purchases.record(session, rules, a.id, 2_000_000, reference="A-1", now=now - 5 * DAY)
     await bonus(session, a.id, 200, now - 20 * DAY, expires_at=now - DAY)
-    assert await ledger.expire_due(session, now) == 200
+    assert await expire_due(session, now) == 200
     # B: 500 bonus; Coffee confirmed, Coffee cancelled (refunded), Cake reserved.
     await bonus(session, b.id, 500, now - 5 * DAY, expires_at=far)
     kept = await redeem(session, rules, b.id, coffee.id, now - DAY)

@@ -9,27 +9,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import update as sql_update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import BotContext
-from core.models import Member, MemberStatus
+from core import reachability
+from core.models import Member
 
 log = logging.getLogger(__name__)
 
 
 async def tell_member(context: BotContext, member: Member, key: str, **values: Any) -> bool:
     """Send ``key`` in the member's language; False if they cannot be reached."""
-    if member.telegram_id is None or member.status == MemberStatus.ERASED:
+    if not reachability.has_chat(member):
         return False
     text = context.t(member.locale, key, member=member, **values)
     try:
         await context.bot.send_message(member.telegram_id, text)
     except Forbidden:
         async with context.db() as s:
-            await s.execute(
-                sql_update(Member).where(Member.id == member.id).values(status=MemberStatus.BLOCKED)
-            )
+            await reachability.mark_blocked(s, member.id)
         return False
     except TelegramError:
         log.warning("could not tell member %s about %s", member.id, key, exc_info=True)

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.context import BotContext
-from core import lifecycle, messaging, outbox
+from core import housekeeping, lifecycle, messaging, outbox
+from core.db import Session
 from core.models import utcnow
 from core.rules import Rules
 
@@ -48,7 +47,7 @@ async def run(context: BotContext, now: datetime) -> Report:
     """One sweep at ``now``: each chore, then each selector page, in its own transaction."""
     club, tz = context.club, context.t.tz
     report = Report()
-    for chore in lifecycle.HOUSEKEEPING:
+    for chore in housekeeping.HOUSEKEEPING:
         try:
             report.housekeeping[chore.__name__] = await chore(club.sessions, club.rules, now, tz)
         except Exception:
@@ -79,7 +78,7 @@ async def _drain(
 
 
 async def _write(
-    session: AsyncSession,
+    session: Session,
     context: BotContext,
     notice: lifecycle.Notice,
     now: datetime,

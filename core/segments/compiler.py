@@ -61,7 +61,7 @@ from core.segments.tree import (
     Or,
     Value,
 )
-from core.tiers import qualifying_cutoff
+from core.tiers import qualifying_cutoff, qualifying_points_query
 
 #: RFM scores look at completed purchases of this many last days.
 RFM_WINDOW_DAYS: Final = 365
@@ -164,16 +164,8 @@ class _Compiler:
         return query
 
     def _qualifying_points(self) -> ColumnElement[int]:
-        return (
-            select(func.coalesce(func.sum(Purchase.points), 0))
-            .where(
-                Purchase.member_id == Member.id,
-                Purchase.status == PurchaseStatus.COMPLETED,
-                Purchase.created_at > qualifying_cutoff(self.rules, self.now),
-            )
-            .correlate(Member)
-            .scalar_subquery()
-        )
+        cutoff = qualifying_cutoff(self.rules, self.now)
+        return qualifying_points_query(Member.id, cutoff).correlate(Member).scalar_subquery()
 
     def _last_activity(self) -> ColumnElement[datetime]:
         last = (
