@@ -1,0 +1,132 @@
+"""Broadcasts: one run of a campaign, a personal message per member of its audience, in the outbox.
+
+A run writes every member's message in one transaction (the caller's), and marks the campaign as
+run in the same transaction: a crash before the commit loses the whole run, which the next sweep
+redoes, and a crash after it loses nothing. The audience is the campaign's segment, narrowed to
+members who take offers (:func:`core.messaging.may_receive_offers`) and are under their weekly cap.
+
+What a message may name about its member (:class:`Recipient`) is read per batch of members in two
+grouped queries, with the club's one definition of qualifying points (:mod:`core.tiers`) and of
+points expiring soon (:mod:`core.lots`). Turning those facts into words in the member's language is
+the face's (``variables``), as is the button under the message (``markup``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import campaigns, messaging, outbox, segments
+from core.campaigns import CampaignStatus
+from core.lots import EXPIRING_SOON, expiring_per_member
+from core.models import Campaign, Member, PointsLot, Purchase
+from core.rules import Rules
+from core.tiers import qualifying_cutoff, qualifying_points_per_member
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A member of a run's audience and the facts their message may name."""
+
+    member: Member
+    qualifying_points: int
+    expiring_points: int  # within :data:`core.lots.EXPIRING_SOON`
+    expiring_at: datetime | None  # the soonest of those lots
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run written: the campaign (its ``runs`` and next run updated) and the rows written."""
+
+    campaign: Campaign
+    written: int
+
+
+Variables = Callable[[Recipient], dict[str, object]]
+Markup = Callable[[Campaign], dict[str, Any] | None]
+
+
+async def run(
+    session: AsyncSession,
+    rules: Rules,
+    campaign_id: int,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    variables: Variables,
+    markup: Markup,
+) -> Run | None:
+    """Write the campaign's next run to the outbox; ``None`` if it is not scheduled (any more).
+
+    Each message is keyed ``campaign:<id>:<run>:<member>`` and waits for the end of the member's
+    quiet hours. A template that fails for one member raises, and the whole run is rolled back.
+    """
+    campaign = await campaigns.get(session, campaign_id)
+    if campaign.status != CampaignStatus.SCHEDULED:
+        return None
+    number = campaign.runs + 1
+    reply_markup = markup(campaign)
+    written = 0
+    members = await audience(session, rules, campaign.segment, now, tz)
+    for start in range(0, len(members), BATCH):
+        for recipient in await recipients(session, rules, members[start : start + BATCH], now):
+            member = recipient.member
+            row = await outbox.enqueue(
+                session, chat_id=member.telegram_id, kind=messaging.OFFER,
+                dedupe_key=f"campaign:{campaign.id}:{number}:{member.id}",
+                text=campaigns.render(campaign.template, variables(recipient)),
+                member_id=member.id, campaign_id=campaign.id, reply_markup=reply_markup,
+                not_before=messaging.send_after(member, rules, now, tz), now=now,
+            )  # fmt: skip
+            written += row is not None
+    campaign.runs = number
+    campaign.next_run_at = campaigns.next_run(campaign, now, tz) if campaign.cron else None
+    campaign.status = CampaignStatus.SCHEDULED if campaign.next_run_at else CampaignStatus.DONE
+    return Run(campaign, written)
+
+
+async def audience(
+    session: AsyncSession, rules: Rules, segment_rule: str, now: datetime, tz: ZoneInfo
+) -> list[Member]:
+    """The members of the segment (its days counted in the club's zone) who may get this offer
+    now, by member number."""
+    segment = segments.parse(segment_rule, rules)
+    query = (
+        select(Member)
+        .where(
+            Member.id.in_(segments.member_ids(segment, now.astimezone(tz))),
+            messaging.may_receive_offers(),
+            messaging.under_cap(rules, now),
+        )
+        .order_by(Member.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def recipients(
+    session: AsyncSession, rules: Rules, batch: Sequence[Member], now: datetime
+) -> list[Recipient]:
+    """The batch's facts, with two grouped queries for the batch, not two per member."""
+    ids = [m.id for m in batch]
+    rows = await session.execute(
+        expiring_per_member(now, EXPIRING_SOON).where(PointsLot.member_id.in_(ids))
+    )
+    expiring = {member_id: (int(points or 0), first) for member_id, first, points in rows.all()}
+    per_member = qualifying_points_per_member(qualifying_cutoff(rules, now))
+    qualifying = dict((await session.execute(per_member.where(Purchase.member_id.in_(ids)))).all())
+    return [
+        Recipient(
+            member,
+            int(qualifying.get(member.id) or 0),
+            *expiring.get(member.id, (0, None)),
+        )
+        for member in batch
+    ]
