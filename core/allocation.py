@@ -245,6 +245,16 @@ async def losers(session: AsyncSession, draw: Draw) -> list[int]:
     return [member_id for member_id in rows if member_id not in winners]
 
 
+async def prize_codes(session: AsyncSession, draw: Draw) -> dict[int, str]:
+    """Each winner's gift code (as stored, unformatted), by member id."""
+    rows = await session.execute(
+        select(Redemption.member_id, Redemption.code).where(
+            Redemption.request_key.like(f"draw:{draw.id}:%")
+        )
+    )
+    return {member_id: code for member_id, code in rows.all()}
+
+
 async def due_lotteries(session: AsyncSession, now: datetime | None = None) -> list[Reward]:
     """Active lottery rewards whose deadline has come and that are not drawn yet, oldest first.
 

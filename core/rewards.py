@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, RewardNotFound
-from core.models import Reward
+from core.models import Redemption, RedemptionStatus, Reward
 from core.rules import Allocation, Rules
 
 MAX_COST = 10**9
@@ -126,3 +126,18 @@ async def sync_catalogue(session: AsyncSession, rules: Rules) -> int:
             setattr(reward, name, value)
     await session.flush()
     return created
+
+
+async def listing(session: AsyncSession) -> list[Reward]:
+    """The whole catalogue for staff, withdrawn rewards too: the offered ones first, by number."""
+    return list(await session.scalars(select(Reward).order_by(Reward.active.desc(), Reward.id)))
+
+
+async def open_codes(session: AsyncSession) -> dict[int, int]:
+    """Codes per reward that are still worth something (reserved or confirmed), by reward id."""
+    rows = await session.execute(
+        select(Redemption.reward_id, func.count())
+        .where(Redemption.status.in_([RedemptionStatus.RESERVED, RedemptionStatus.CONFIRMED]))
+        .group_by(Redemption.reward_id)
+    )
+    return {reward_id: int(n) for reward_id, n in rows.all()}

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bot.context import BotContext
 from bot.notifications import draws
+from bot.notifications.sender import Sender
 from bot.shell import MEMBER, STAFF
 from core import allocation, purchases
 from core.models import AuditEntry, Draw, Member, Redemption, Reward
@@ -32,6 +33,10 @@ async def _join(bot: BotHarness, user: dict) -> None:
 
 def _user(n: int) -> dict:
     return {**MEMBER, "id": 5000 + n, "first_name": f"M{n}", "username": f"m{n}_user"}
+
+
+async def _send_outbox(bot: BotHarness) -> None:
+    await Sender(bot.app.bot, bot.club.sessions, rate=200).drain()
 
 
 async def _rewards(bot: BotHarness) -> list[Reward]:
@@ -113,7 +118,10 @@ async def test_a_lottery_draw_tells_winners_and_the_rest_and_can_be_rerun(
         assert "شرکت کردید" in entered.text
 
     _as_staff(bot)
-    calls = await bot.chat.send(f"/draw {reward.id} seed-42")
+    before = len(bot.standin.calls)
+    await bot.chat.send(f"/draw {reward.id} seed-42")
+    await _send_outbox(bot)  # the notices go out through the outbox
+    calls = bot.standin.sent(before)
 
     async with bot.club.sessions() as s:
         draw = await s.scalar(select(Draw))
@@ -163,6 +171,7 @@ async def test_a_lottery_past_its_deadline_is_drawn_by_the_sweep(bot: BotHarness
     before = len(bot.standin.calls)
     await draws.draw_due_lotteries(BotContext(bot.app))
     await draws.draw_due_lotteries(BotContext(bot.app))  # a second sweep finds nothing
+    await _send_outbox(bot)
 
     sent = bot.standin.sent(before)
     assert [c.params["chat_id"] for c in sent] == [STAFF_CHAT_ID, 5001]

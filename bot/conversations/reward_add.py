@@ -20,7 +20,8 @@ from bot.context import BotContext
 from bot.conversations import keyed_per_user
 from bot.staff_access import actor, staff_only
 from bot.staff_args import positive
-from core import audit, jalali, rewards
+from core import jalali
+from core.actions import catalogue
 from core.clock import end_of_local_day
 from core.errors import InvalidInput
 from core.rewards import MAX_COST, MAX_STOCK
@@ -144,14 +145,8 @@ async def ends(update: Update, context: BotContext) -> int:
             return ENDS
         draft["ends_at"] = end_of_local_day(day, context.t.tz)
     context.user_data.pop(_DRAFT)
-    async with context.db() as s:
-        reward = await rewards.create(s, context.club.rules, **draft)
-        await audit.record(
-            s, actor=actor(update),
-            action="reward_add", after={"reward_id": reward.id, "title": reward.title,
-                                        "cost": reward.cost, "stock": reward.stock},
-        )  # fmt: skip
-    await context.say(update, "reward_add/done", reward=reward)
+    added = await catalogue.add_reward(context.club, actor(update), catalogue.RewardDraft(**draft))
+    await context.say(update, "reward_add/done", reward=added.reward)
     return ConversationHandler.END
 
 

@@ -6,16 +6,15 @@ every winner their code and every other entrant that they were not drawn this ti
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
 from telegram import Update
 
 from bot.context import BotContext
 from bot.notifications.draws import draw_and_announce
 from bot.staff_access import actor, staff_only
 from bot.staff_args import UsageError, positive, shape
-from core import audit, jalali, rewards
+from core import jalali
+from core.actions import catalogue
 from core.clock import end_of_local_day
-from core.models import Redemption, RedemptionStatus, Reward
 from core.rewards import MAX_COST, MAX_STOCK
 
 EDITABLE = ("title", "description", "cost", "tier", "ends")
@@ -29,25 +28,11 @@ def _reward_id(command: str, text: str) -> int:
         raise UsageError(command) from None
 
 
-def _view(reward: Reward) -> dict[str, object]:
-    return {"title": reward.title, "cost": reward.cost, "stock": reward.stock,
-            "min_tier": reward.min_tier, "active": reward.active}  # fmt: skip
-
-
 @staff_only()
 async def list_rewards(update: Update, context: BotContext) -> None:
     """/rewards_admin"""
-    async with context.db() as s:
-        catalogue = list(await s.scalars(select(Reward).order_by(Reward.active.desc(), Reward.id)))
-        counts = dict(
-            (await s.execute(
-                select(Redemption.reward_id, func.count())
-                .where(Redemption.status.in_([RedemptionStatus.RESERVED,
-                                              RedemptionStatus.CONFIRMED]))
-                .group_by(Redemption.reward_id)
-            )).all()
-        )  # fmt: skip
-    await context.say(update, "staff/rewards", rewards=catalogue, counts=counts)
+    found = await catalogue.catalogue(context.club)
+    await context.say(update, "staff/rewards", rewards=found.rewards, counts=found.open_codes)
 
 
 @staff_only(admin=True)
@@ -68,12 +53,8 @@ async def edit(update: Update, context: BotContext) -> None:
         changes = {"ends_at": ends}
     else:
         changes = {field: "" if field == "description" and text in UNSET else text}
-    async with context.db() as s:
-        before = _view(await rewards.get(s, reward_id))
-        reward = await rewards.update(s, context.club.rules, reward_id, **changes)
-        await audit.record(s, action="reward_edit", before=before, after=_view(reward),
-                           actor=actor(update))  # fmt: skip
-    await context.say(update, "staff/reward_changed", reward=reward)
+    changed = await catalogue.edit_reward(context.club, actor(update), reward_id, changes)
+    await context.say(update, "staff/reward_changed", reward=changed.reward)
 
 
 @staff_only(admin=True)
@@ -82,12 +63,8 @@ async def restock(update: Update, context: BotContext) -> None:
     reward_text, amount = shape("reward_stock", context.args, 2, 2)
     reward_id = _reward_id("reward_stock", reward_text)
     stock = None if amount in UNSET else _stock(amount)
-    async with context.db() as s:
-        before = _view(await rewards.get(s, reward_id))
-        reward = await rewards.update(s, context.club.rules, reward_id, stock=stock)
-        await audit.record(s, action="reward_stock", before=before, after=_view(reward),
-                           actor=actor(update))  # fmt: skip
-    await context.say(update, "staff/reward_changed", reward=reward)
+    changed = await catalogue.restock(context.club, actor(update), reward_id, stock)
+    await context.say(update, "staff/reward_changed", reward=changed.reward)
 
 
 def _stock(text: str) -> int:
@@ -100,12 +77,8 @@ async def withdraw(update: Update, context: BotContext) -> None:
     """/reward_off <id>: no longer offered; open codes stay valid."""
     [reward_text] = shape("reward_off", context.args, 1, 1)
     reward_id = _reward_id("reward_off", reward_text)
-    async with context.db() as s:
-        before = _view(await rewards.get(s, reward_id))
-        reward = await rewards.update(s, context.club.rules, reward_id, active=False)
-        await audit.record(s, action="reward_off", before=before, after=_view(reward),
-                           actor=actor(update))  # fmt: skip
-    await context.say(update, "staff/reward_changed", reward=reward)
+    changed = await catalogue.withdraw(context.club, actor(update), reward_id)
+    await context.say(update, "staff/reward_changed", reward=changed.reward)
 
 
 @staff_only(admin=True)

@@ -1,22 +1,22 @@
-"""Running a draw and telling everyone: by a staff command, or when a lottery's deadline passes.
+"""Running a draw: by a staff command, or when a lottery's deadline passes.
 
-The draw commits first; then each winner gets their code and every other entrant a kind word, and
-the staff group sees who won and the seed anyone can re-run the draw with.
+:func:`core.actions.draws.run_draw` draws and writes every notice to the outbox in one
+transaction (the staff group's announcement with the seed, each winner's code, a kind word to
+every other entrant); this module gives it the texts and wakes the sender, which sends them.
 """
 
 from __future__ import annotations
 
 import logging
-
-from sqlalchemy import select
+from typing import Any
 
 from bot.context import BotContext
-from bot.notifications.direct import tell_member
-from core import allocation, audit, members, rewards
+from bot.notifications.sender import sender_of
+from core import allocation, audit
+from core.actions import draws
 from core.audit import Actor
-from core.codes import format_redemption_code
 from core.errors import BashgahError
-from core.models import Draw, Redemption, Reward, utcnow
+from core.models import Member, utcnow
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 5 * 60
@@ -24,36 +24,23 @@ SWEEP_SECONDS = 5 * 60
 
 async def draw_and_announce(
     context: BotContext, reward_id: int, *, seed: str | None, actor: Actor
-) -> tuple[Reward, Draw]:
-    async with context.db() as s:
-        record = await allocation.draw(
-            s, context.club.rules, reward_id, seed=seed, actor_id=actor.id or None
-        )
-        reward = await rewards.get(s, reward_id)
-        winners = [await members.get(s, i) for i in record.winners["ids"]]
-        codes = {
-            r.member_id: format_redemption_code(r.code)
-            for r in await s.scalars(
-                select(Redemption).where(Redemption.request_key.like(f"draw:{record.id}:%"))
-            )
-        }
-        others = [await members.get(s, i) for i in await allocation.losers(s, record)]
-        await audit.record(
-            s, actor, action="draw",
-            after={"reward_id": reward_id, "seed": record.seed, "winners": record.winners["ids"]},
-        )  # fmt: skip
-    staff_chat = context.bot_data["settings"].staff_chat_id
-    if staff_chat is not None:
-        text = context.t(
-            context.bot_data["settings"].locale, "staff/drawn",
-            reward=reward, draw=record, winners=winners,
-        )  # fmt: skip
-        await context.bot.send_message(staff_chat, text)
-    for member in winners:
-        await tell_member(context, member, "notify/won", reward=reward, code=codes[member.id])
-    for member in others:
-        await tell_member(context, member, "notify/not_won", reward=reward)
-    return reward, record
+) -> draws.Drawn:
+    drawn = await draws.run_draw(context.club, actor, reward_id, seed=seed, render=_render(context))
+    sender = sender_of(context.application)
+    if sender is not None:
+        sender.wake()  # the staff asked for it: out now, not at the sender's next idle look
+    return drawn
+
+
+def _render(context: BotContext) -> draws.Render:
+    """Templates in the member's language, or the club's for the staff group."""
+
+    def render(key: str, member: Member | None, /, **values: Any) -> str:
+        if member is None:
+            return context.t(context.club.settings.locale, key, **values)
+        return context.t(member.locale, key, member=member, **values)
+
+    return render
 
 
 async def draw_due_lotteries(context: BotContext) -> None:

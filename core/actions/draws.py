@@ -1,0 +1,99 @@
+"""Running a draw: the prizes allocated, the draw audited, and everyone's notice in the outbox.
+
+One transaction draws (:func:`core.allocation.draw`), writes the audit entry and one outbox row per
+person to tell: the staff group (who won, and the seed anyone can re-run the draw with), each
+winner (their code) and each other entrant (a kind word). So nobody hears of a draw that rolled
+back, and a crash after the commit loses no notice: the sender sends them later. A reward is
+drawn once (a second draw is :class:`~core.errors.AlreadyDrawn`), and the rows' dedupe keys name
+the draw, so nothing is ever written twice.
+
+The texts are the face's: it passes ``render(key, member, **values)``, which renders the template
+``key`` in ``member``'s language, or in the club's for the staff group (``member`` None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import allocation, audit, members, outbox, reachability, rewards
+from core.audit import Actor
+from core.club import Club
+from core.codes import format_redemption_code
+from core.db import transaction
+from core.models import Draw, Member, Reward, utcnow
+
+KIND = "notice"  # not an offer: it counts against no member's weekly cap
+WON, NOT_WON, DRAWN = "notify/won", "notify/not_won", "staff/drawn"  # the templates
+
+
+class Render(Protocol):
+    def __call__(self, key: str, member: Member | None, /, **values: Any) -> str: ...
+
+
+@dataclass(frozen=True)
+class Drawn:
+    reward: Reward
+    draw: Draw
+    winners: list[Member]
+    notices: int  # outbox rows written
+
+
+async def run_draw(
+    club: Club, actor: Actor, reward_id: int, *, seed: str | None, render: Render
+) -> Drawn:
+    """Draw the reward's winners (a lottery, or its top spenders) and queue every notice.
+
+    ``seed`` fixes a lottery's randomness (default: a random one, recorded on the draw).
+    :data:`core.audit.SYSTEM` is the actor when a lottery's deadline draws it.
+    """
+    now = utcnow()
+    async with transaction(club.sessions) as session:
+        record = await allocation.draw(
+            session, club.rules, reward_id, seed=seed, actor_id=actor.id or None, now=now
+        )
+        reward = await rewards.get(session, reward_id)
+        winners = [await members.get(session, i) for i in record.winners["ids"]]
+        others = [await members.get(session, i) for i in await allocation.losers(session, record)]
+        codes = await allocation.prize_codes(session, record)
+        await audit.record(
+            session, actor, action="draw",
+            after={"reward_id": reward_id, "seed": record.seed, "winners": record.winners["ids"]},
+        )  # fmt: skip
+        notices: list[_Notice] = []
+        staff_chat = club.settings.staff_chat_id
+        if staff_chat is not None:
+            text = render(DRAWN, None, reward=reward, draw=record, winners=winners)
+            notices.append(_Notice(staff_chat, "staff", text))
+        for member in filter(reachability.reachable, winners):
+            code = format_redemption_code(codes[member.id])
+            notices.append(_Notice.to(member, "won", render(WON, member, reward=reward, code=code)))
+        for member in filter(reachability.reachable, others):
+            notices.append(_Notice.to(member, "not_won", render(NOT_WON, member, reward=reward)))
+        written = [await _write(session, record, notice, now) for notice in notices]
+    return Drawn(reward, record, winners, sum(written))
+
+
+@dataclass(frozen=True)
+class _Notice:
+    chat_id: int
+    whom: str  # in the dedupe key: ``staff``, ``won:<member>``, ``not_won:<member>``
+    text: str
+    member_id: int | None = None
+
+    @classmethod
+    def to(cls, member: Member, topic: str, text: str) -> _Notice:
+        assert member.telegram_id is not None  # a reachable member has a chat
+        return cls(member.telegram_id, f"{topic}:{member.id}", text, member.id)
+
+
+async def _write(session: AsyncSession, record: Draw, notice: _Notice, now: datetime) -> bool:
+    """One row, keyed ``draw:<draw>:<whom>``; False if it was written before."""
+    row = await outbox.enqueue(
+        session, chat_id=notice.chat_id, kind=KIND, dedupe_key=f"draw:{record.id}:{notice.whom}",
+        text=notice.text, member_id=notice.member_id, now=now,
+    )  # fmt: skip
+    return row is not None
