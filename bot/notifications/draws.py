@@ -2,7 +2,7 @@
 
 :func:`core.actions.draws.run_draw` draws and writes every notice to the outbox in one
 transaction (the staff group's announcement with the seed, each winner's code, a kind word to
-every other entrant); this module gives it the texts and wakes the sender, which sends them.
+every other entrant); this module gives it the texts. The outbox sender sends them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from bot.context import BotContext
-from bot.notifications.sender import sender_of
 from core import allocation, audit
 from core.actions import draws
 from core.audit import Actor
@@ -25,11 +24,8 @@ SWEEP_SECONDS = 5 * 60
 async def draw_and_announce(
     context: BotContext, reward_id: int, *, seed: str | None, actor: Actor
 ) -> draws.Drawn:
-    drawn = await draws.run_draw(context.club, actor, reward_id, seed=seed, render=_render(context))
-    sender = sender_of(context.application)
-    if sender is not None:
-        sender.wake()  # the staff asked for it: out now, not at the sender's next idle look
-    return drawn
+    """Draw the reward, with every notice in the outbox in the members' and the club's words."""
+    return await draws.run_draw(context.club, actor, reward_id, seed=seed, render=_render(context))
 
 
 def _render(context: BotContext) -> draws.Render:
