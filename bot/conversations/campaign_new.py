@@ -23,7 +23,8 @@ from bot.context import BotContext
 from bot.conversations import keyed_per_user
 from bot.staff_access import actor, staff_only
 from bot.staff_args import positive
-from core import audit, campaigns, jalali, segments
+from core import campaigns, jalali, segments
+from core.actions import campaigns as campaign_actions
 from core.errors import BashgahError, InvalidInput
 from core.models import utcnow
 
@@ -151,17 +152,9 @@ async def confirm(update: Update, context: BotContext) -> int:
         await query.edit_message_text(context.text(update, "campaign_new/dropped"))
         return ConversationHandler.END
     run_at: datetime | None = draft.get("run_at")
-    async with context.db() as s:
-        campaign = await campaigns.create(
-            s, campaigns.Draft(**draft), context.t.tz, created_by=update.effective_user.id
-        )
-        await audit.record(
-            s, action="campaign_new", after={"campaign_id": campaign.id, "name": campaign.name,
-                                             "segment": campaign.segment},
-            actor=actor(update),
-        )  # fmt: skip
+    saved = await campaign_actions.create(context.club, actor(update), campaigns.Draft(**draft))
     await query.edit_message_text(
-        context.text(update, "campaign_new/saved", campaign=campaign, when=run_at)
+        context.text(update, "campaign_new/saved", campaign=saved.campaign, when=run_at)
     )
     return ConversationHandler.END
 

@@ -6,13 +6,18 @@ and listing campaigns is for all staff.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import Update
 
 from bot.context import BotContext
 from bot.staff_access import actor, staff_only
 from bot.staff_args import UsageError, positive, shape
-from core import audit, campaigns, segments
-from core.campaigns import CampaignStatus
+from core import campaigns, segments
+from core.actions import campaigns as campaign_actions
+from core.actions.campaigns import StatusChanged
+from core.audit import Actor
+from core.club import Club
 from core.models import utcnow
 
 SAMPLE = 5
@@ -38,32 +43,29 @@ async def list_campaigns(update: Update, context: BotContext) -> None:
     await context.say(update, "staff/campaigns", campaigns=found)
 
 
-async def _set(update: Update, context: BotContext, command: str, status: str) -> None:
+ChangeStatus = Callable[[Club, Actor, int], Awaitable[StatusChanged]]
+
+
+async def _set(update: Update, context: BotContext, command: str, change: ChangeStatus) -> None:
     [text] = shape(command, context.args, 1, 1)
     try:
         campaign_id = positive(text.lstrip("#"), 10**12)
     except ValueError:
         raise UsageError(command) from None
-    async with context.db() as s:
-        before = (await campaigns.get(s, campaign_id)).status
-        campaign = await campaigns.set_status(s, campaign_id, status, context.t.tz, utcnow())
-        await audit.record(
-            s, action=command, before={"status": before}, after={"status": campaign.status},
-            actor=actor(update),
-        )  # fmt: skip
-    await context.say(update, "staff/campaign_status", campaign=campaign)
+    changed = await change(context.club, actor(update), campaign_id)
+    await context.say(update, "staff/campaign_status", campaign=changed.campaign)
 
 
 @staff_only(admin=True)
 async def pause(update: Update, context: BotContext) -> None:
-    await _set(update, context, "campaign_pause", CampaignStatus.PAUSED)
+    await _set(update, context, "campaign_pause", campaign_actions.pause)
 
 
 @staff_only(admin=True)
 async def resume(update: Update, context: BotContext) -> None:
-    await _set(update, context, "campaign_resume", CampaignStatus.SCHEDULED)
+    await _set(update, context, "campaign_resume", campaign_actions.resume)
 
 
 @staff_only(admin=True)
 async def cancel(update: Update, context: BotContext) -> None:
-    await _set(update, context, "campaign_cancel", CampaignStatus.CANCELLED)
+    await _set(update, context, "campaign_cancel", campaign_actions.cancel)
