@@ -13,7 +13,8 @@ from telegram.ext import Application
 
 from bot.context import BotContext
 from bot.notifications import campaigns, draws, lifecycle, surveys
-from bot.notifications.sender import sender_of, start_sender, stop_sender
+from bot.notifications.sender import sender_of
+from bot.notifications.sender_task import start_sender, stop_sender
 
 Job = Callable[[BotContext], Awaitable[None]]
 FIRST_RUN_SECONDS = 5

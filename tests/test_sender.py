@@ -25,7 +25,8 @@ from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest, RequestData
 
 from bench.fake_bot_api import FakeBotApi
-from bot.notifications.sender import Sender, dedicated_bot, sender_of, start_sender, stop_sender
+from bot.notifications.sender import Sender, sender_of
+from bot.notifications.sender_task import dedicated_bot, start_sender, stop_sender
 from bot.standin import BotApiStandin
 from core import outbox
 from core.models import Campaign, Delivery, DeliveryStatus, Member, MemberStatus

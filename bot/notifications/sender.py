@@ -2,15 +2,11 @@
 
 Each round claims a batch of due rows in one short transaction (:func:`core.outbox.claim`), sends
 them through a PTB ``Bot``, and settles each row in its own short transaction as its answer comes
-back. The sender owns its pacing (PTB's ``AIORateLimiter`` would retry 429s out of sight and has no
-per-private-chat limit):
-
-- overall at most ``rate`` messages a second: sends start on a fixed grid ``1/rate`` apart on a
-  monotonic clock, and never more than ``rate`` of them in any ``1 s + guard`` window, so a few
-  milliseconds of network jitter cannot make Telegram see ``rate + 1`` in one second;
-- at most one message a second per chat: the chats sent to in the last ``1 s + guard`` are left out
-  of the next claim, and a second row for one chat in a batch is put back (its attempt refunded);
-  such a row waits for a later round, it never holds the batch up.
+back. The sender owns its pacing (:mod:`bot.notifications.pacing`: at most ``rate`` messages a
+second, one a second per chat; PTB's ``AIORateLimiter`` would retry 429s out of sight and has no
+per-private-chat limit). Chats still cooling are left out of the next claim, and a second row for
+one chat in a batch is put back (its attempt refunded); such a row waits for a later round, it
+never holds the batch up. :mod:`bot.notifications.sender_task` runs it for the bot's whole life.
 
 How a send ends:
 
@@ -42,15 +38,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 import warnings
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -61,46 +54,22 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import Application
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.context import club_of
+from bot.notifications.pacing import Clock, Pace, SystemClock
 from core import outbox
-from core.db import transaction
-from core.models import Delivery, DeliveryStatus, utcnow
+from core.db import Sessions, transaction
+from core.models import Delivery, DeliveryStatus
 from core.rules import MessagingRules
 
 log = logging.getLogger(__name__)
 
 ProgressHook = Callable[[int], Awaitable[None]]
 
-SENDER_KEY = "outbox_sender"
 NETWORK_STREAK_PAUSE = 3  # this many network errors in a row pause the whole sender
 MAX_NETWORK_PAUSE = 60.0
-BLOCKED_MEMORY = 10.0  # seconds a 403'd chat is remembered in memory (the database knows after)
-RATE_WINDOW = 10.0  # seconds over which :attr:`Sender.recent_rate` is measured
 HOUSEKEEPING_SECONDS = 30.0  # how often stale claims are looked for (at most)
-
-
-class Clock(Protocol):
-    """Time as the sender sees it: injectable, so tests run in fake time."""
-
-    def monotonic(self) -> float: ...
-
-    def now(self) -> datetime: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def now(self) -> datetime:
-        return utcnow()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
+SENDER_KEY = "outbox_sender"  # where :mod:`bot.notifications.sender_task` keeps the running one
 
 
 @dataclass
@@ -123,7 +92,7 @@ class Sender:
     def __init__(
         self,
         bot: Bot,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         *,
         rate: float = 30.0,
         max_attempts: int = 5,
@@ -153,18 +122,9 @@ class Sender:
         self.idle_interval = idle_interval
         self.on_progress = on_progress
         self.clock: Clock = clock or SystemClock()
+        self.pace = Pace(self.clock, rate, per_chat_interval, guard)
         self.stats = SenderStats()
-        self._interval = 1.0 / rate
-        self._window = 1.0 + guard
-        self._tolerance = min(guard, self._interval / 4)  # lateness the grid may absorb
-        self._chat_interval = per_chat_interval + guard
-        self._recent: deque[float] = deque(maxlen=max(1, math.floor(rate)))
-        self._sends: deque[float] = deque()  # for recent_rate
-        self._next_slot: float | None = None
-        self._paused_until = -math.inf
         self._network_streak = 0
-        self._last_send: dict[int, float] = {}
-        self._blocked: dict[int, float] = {}
         self._next_housekeeping: float | None = None
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._finishers: set[asyncio.Task[list[BaseException]]] = set()
@@ -175,7 +135,7 @@ class Sender:
     def from_rules(
         cls,
         bot: Bot,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         rules: MessagingRules,
         **options: Any,
     ) -> Sender:
@@ -195,8 +155,8 @@ class Sender:
         returning."""
         try:
             while not stop.is_set():
-                if self._paused():
-                    await self._sleep(self._paused_until - self.clock.monotonic(), stop)
+                if self.pace.paused():
+                    await self._sleep(self.pace.pause_left(), stop)
                     continue
                 try:
                     handled = await self._round()
@@ -216,8 +176,8 @@ class Sender:
     async def drain_once(self) -> int:
         """One round, finished: wait out a pause, claim a batch, send it at pace, settle every
         row. Returns how many rows were handled (0: nothing due, or every due chat cooling)."""
-        if self._paused():
-            await self.clock.sleep(self._paused_until - self.clock.monotonic())
+        if self.pace.paused():
+            await self.clock.sleep(self.pace.pause_left())
         handled = await self._round()
         await self._flush(raise_errors=True)
         return handled
@@ -230,8 +190,7 @@ class Sender:
             total += handled
             if handled:
                 continue
-            async with self.sessions() as session:
-                due = await outbox.next_due(session)
+            due = await outbox.next_due_in(self.sessions)
             if due is None or (due - self.clock.now()).total_seconds() > max_wait:
                 return total
             await self.clock.sleep(await self._idle_delay(due))
@@ -239,10 +198,7 @@ class Sender:
     @property
     def recent_rate(self) -> float:
         """Messages a second over the last few seconds, for progress reports."""
-        now = self.clock.monotonic()
-        while self._sends and self._sends[0] < now - RATE_WINDOW:
-            self._sends.popleft()
-        return len(self._sends) / RATE_WINDOW
+        return self.pace.recent_rate
 
     # -- one round -------------------------------------------------------------------------------
 
@@ -251,22 +207,20 @@ class Sender:
         batch = await self._claim()
         tasks: list[asyncio.Task[None]] = []
         for index, delivery in enumerate(batch):
-            if self._is_blocked(delivery.chat_id):
+            if self.pace.is_blocked(delivery.chat_id):
                 tasks.append(asyncio.create_task(self._settle_blocked(delivery)))
                 continue
             await self._in_flight.acquire()
             try:
-                await self._wait_slot()
+                await self.pace.wait_slot()
             except BaseException:
                 self._in_flight.release()
                 raise
-            if self._paused():  # a 429 (or an outage) arrived while this batch was going out
+            if self.pace.paused():  # a 429 (or an outage) arrived while this batch was going out
                 self._in_flight.release()
                 await self._put_back(batch[index:])
                 break
-            started = self.clock.monotonic()
-            self._last_send[delivery.chat_id] = started
-            self._sends.append(started)
+            self.pace.started(delivery.chat_id)
             tasks.append(asyncio.create_task(self._deliver(delivery)))
             await asyncio.sleep(0)  # let the send start now, on its slot
         if tasks:
@@ -277,7 +231,7 @@ class Sender:
         return len(tasks)
 
     async def _claim(self) -> list[Delivery]:
-        cooling = self._cooling_chats()
+        cooling = self.pace.cooling_chats()
         async with transaction(self.sessions) as session:
             claimed = await outbox.claim(
                 session, self.batch_size, now=self.clock.now(), exclude_chat_ids=cooling
@@ -293,21 +247,6 @@ class Sender:
                     batch.append(delivery)
             await outbox.unclaim(session, later)
         return batch
-
-    async def _wait_slot(self) -> None:
-        """Wait for the next start on the grid, and for room in the sliding one-second window."""
-        while True:
-            now = self.clock.monotonic()
-            wait = 0.0 if self._next_slot is None else self._next_slot - now
-            if len(self._recent) == self._recent.maxlen:
-                wait = max(wait, self._recent[0] + self._window - now)
-            if wait <= 0:
-                break
-            await self.clock.sleep(wait)
-        late = math.inf if self._next_slot is None else now - self._next_slot
-        base = self._next_slot if self._next_slot is not None and late <= self._tolerance else now
-        self._next_slot = base + self._interval
-        self._recent.append(now)
 
     async def _finish(self, tasks: list[asyncio.Task[None]], campaigns: list[int]) -> list[Any]:
         results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -375,12 +314,12 @@ class Sender:
         elif isinstance(error, RetryAfter):
             wait = retry_seconds(error)
             self.stats.flood_waits += 1
-            self._pause(wait)
+            self.pace.pause(wait)
             log.warning("429 from Telegram: the sender pauses %.0f s", wait)
             await self._retry_or_fail(delivery, wait, _describe(error))
         elif isinstance(error, Forbidden):
             self._network_streak = 0
-            self._blocked[delivery.chat_id] = self.clock.monotonic()
+            self.pace.forbidden(delivery.chat_id)
             await self._write_forbidden(delivery, _describe(error))
         elif isinstance(error, _BadMarkup):
             await self._write_failed(delivery, str(error))
@@ -390,11 +329,11 @@ class Sender:
             await self._write_failed(delivery, _describe(error))
         else:  # TimedOut, NetworkError, 5xx, anything else from Telegram: retry with backoff
             # One step per pause, not per row: a whole batch failing at once is one outage.
-            if not self._paused():
+            if not self.pace.paused():
                 self._network_streak += 1
             if self._network_streak >= NETWORK_STREAK_PAUSE:
                 excess = self._network_streak - NETWORK_STREAK_PAUSE
-                self._pause(min(MAX_NETWORK_PAUSE, 2.0**excess))
+                self.pace.pause(min(MAX_NETWORK_PAUSE, 2.0**excess))
             backoff = min(self.backoff_max, self.backoff_base * 2 ** (delivery.attempts - 1))
             await self._retry_or_fail(delivery, backoff, _describe(error))
 
@@ -431,35 +370,11 @@ class Sender:
         await self._write_forbidden(delivery, outbox.BLOCKED_ERROR)
 
     async def _put_back(self, deliveries: list[Delivery]) -> None:
-        resume = self.clock.now() + timedelta(seconds=max(0.0, self._pause_left()))
+        resume = self.clock.now() + timedelta(seconds=max(0.0, self.pace.pause_left()))
         async with transaction(self.sessions) as session:
             await outbox.unclaim(session, [d.id for d in deliveries], not_before=resume)
 
-    # -- pauses, chats, housekeeping -------------------------------------------------------------
-
-    def _pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self.clock.monotonic() + seconds)
-
-    def _pause_left(self) -> float:
-        return self._paused_until - self.clock.monotonic()
-
-    def _paused(self) -> bool:
-        return self._pause_left() > 0
-
-    def _is_blocked(self, chat_id: int) -> bool:
-        return chat_id in self._blocked
-
-    def _cooling_chats(self) -> list[int]:
-        now = self.clock.monotonic()
-        while self._sends and self._sends[0] < now - RATE_WINDOW:
-            self._sends.popleft()
-        for chat_id, at in list(self._last_send.items()):
-            if now - at >= self._chat_interval:
-                del self._last_send[chat_id]
-        for chat_id, at in list(self._blocked.items()):
-            if now - at >= BLOCKED_MEMORY:
-                del self._blocked[chat_id]
-        return list(self._last_send)
+    # -- housekeeping and idling -----------------------------------------------------------------
 
     async def _housekeeping(self) -> None:
         now = self.clock.monotonic()
@@ -481,15 +396,13 @@ class Sender:
     async def _idle_delay(self, due: datetime | None = None) -> float:
         """How long to wait before the next look: until the next row is due or a chat cools."""
         if due is None:
-            async with self.sessions() as session:
-                due = await outbox.next_due(session)
+            due = await outbox.next_due_in(self.sessions)
         candidates = [self.idle_interval]
         if due is not None:
             until_due = (due - self.clock.now()).total_seconds()
             if until_due > 0:
                 candidates.append(until_due)
-        now = self.clock.monotonic()
-        candidates.extend(at + self._chat_interval - now for at in self._last_send.values())
+        candidates.extend(self.pace.until_chats_cool())
         return max(0.01, min(candidates))
 
     async def _sleep(self, seconds: float, stop: asyncio.Event, *, wakeable: bool = False) -> None:
@@ -526,69 +439,7 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-# -- wiring into the Application ---------------------------------------------------------------
-
-
-@dataclass
-class _Running:
-    sender: Sender
-    stop: asyncio.Event
-    task: asyncio.Task[None]
-    own_bot: Bot | None
-
-
-def dedicated_bot(bot: Bot, pool_size: int = 64) -> Bot | None:
-    """A plain ``Bot`` for the sender if ``bot`` has a rate limiter (which would retry 429s out
-    of the sender's sight); ``None`` if ``bot`` can be used as it is."""
-    if getattr(bot, "rate_limiter", None) is None:
-        return None
-    base_url, base_file_url = bot.base_url, bot.base_file_url  # already with the token
-    return Bot(
-        bot.token,
-        base_url=lambda _token: base_url,
-        base_file_url=lambda _token: base_file_url,
-        request=HTTPXRequest(connection_pool_size=pool_size),
-    )
-
-
-async def start_sender(
-    application: Application[Any, Any, Any, Any, Any, Any],
-    *,
-    on_progress: ProgressHook | None = None,
-    **options: Any,
-) -> Sender:
-    """Once the club is open: drain the outbox in the background for the bot's whole life, at the
-    rules' ``messaging.rate_per_second``, ``max_attempts`` and ``stale_claim_seconds``."""
-    club = club_of(application)
-    own_bot = dedicated_bot(application.bot)
-    if own_bot is not None:
-        await own_bot.initialize()
-    sender = Sender.from_rules(
-        own_bot or application.bot,
-        club.sessions,
-        club.rules.messaging,
-        on_progress=on_progress,
-        **options,
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(sender.run(stop), name="outbox-sender")
-    application.bot_data[SENDER_KEY] = _Running(sender, stop, task, own_bot)
-    return sender
-
-
 def sender_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Sender | None:
+    """The sender running for ``application`` (:mod:`bot.notifications.sender_task`), if any."""
     running = application.bot_data.get(SENDER_KEY)
     return running.sender if running is not None else None
-
-
-async def stop_sender(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """At shutdown: stop claiming, let in-flight sends settle, close the own bot."""
-    running: _Running | None = application.bot_data.pop(SENDER_KEY, None)
-    if running is None:
-        return
-    running.stop.set()
-    try:
-        await running.task
-    finally:
-        if running.own_bot is not None:
-            await running.own_bot.shutdown()
