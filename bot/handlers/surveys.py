@@ -26,10 +26,10 @@ from telegram.ext import (
 from bot import callbacks, keyboards
 from bot.context import BotContext
 from bot.images import line_chart_png
-from bot.staff_access import Role, role_of, staff_only
+from bot.staff_access import Role, actor, role_of, staff_only
 from bot.staff_args import positive, shape
-from core import audit, jalali, members, surveys
-from core.audit import Actor
+from core import jalali, surveys
+from core.actions import surveys as survey_actions
 from core.digits import format_number, to_persian_digits
 from core.errors import AlreadyCommented, InvalidInput, SurveyNotFound, SurveyStale
 from core.models import Member, SurveyAnswer, SurveyKind, utcnow
@@ -49,10 +49,9 @@ PLACES = {SurveyKind.NPS: 0, SurveyKind.CES: 1, SurveyKind.CSAT: 0}  # decimals 
 async def on_score(update: Update, context: BotContext) -> None:
     query = update.callback_query
     invite_id, score = callbacks.SURVEY_SCORE.of(update)
-    async with context.db() as s:
-        member = await context.member(s, update)
-        answer = await surveys.answer(s, context.club.rules, invite_id, member.id, score)
-    low = surveys.needs_follow_up(answer)
+    answered = await survey_actions.answer(context.club, actor(update), invite_id, score)
+    answer, low = answered.answer, answered.low
+    context.remember_locale(answered.member.locale)
     context.user_data[COMMENT_KEY] = {"answer": answer.id, "alert": None}
     await query.answer()
     await query.edit_message_text(
@@ -66,7 +65,9 @@ async def on_score(update: Update, context: BotContext) -> None:
         ),
     )  # fmt: skip
     if low:
-        context.user_data[COMMENT_KEY]["alert"] = await _post_alert(context, answer, member)
+        context.user_data[COMMENT_KEY]["alert"] = await _post_alert(
+            context, answer, answered.member
+        )
 
 
 async def on_skip(update: Update, context: BotContext) -> None:
@@ -85,11 +86,9 @@ async def on_comment(update: Update, context: BotContext) -> None:
     if not pending:
         return
     try:
-        async with context.db() as s:
-            member = await context.member(s, update)
-            answer = await surveys.add_comment(
-                s, pending["answer"], member.id, update.effective_message.text or ""
-            )
+        commented = await survey_actions.comment(
+            context.club, actor(update), pending["answer"], update.effective_message.text or ""
+        )
     except InvalidInput as error:
         if error.reason != "too_long":
             raise
@@ -99,9 +98,10 @@ async def on_comment(update: Update, context: BotContext) -> None:
         context.user_data.pop(COMMENT_KEY, None)  # the window closed: an ordinary message
         return
     context.user_data.pop(COMMENT_KEY, None)
+    context.remember_locale(commented.member.locale)
     await context.say(update, "survey/comment_saved")
     if pending["alert"] is not None:
-        await _edit_alert(context, pending["alert"], answer, member)
+        await _edit_alert(context, pending["alert"], commented.answer, commented.member)
     raise ApplicationHandlerStop
 
 
@@ -157,22 +157,13 @@ async def on_follow_up(update: Update, context: BotContext) -> None:
         )
         return
     [answer_id] = callbacks.SURVEY_FOLLOW_UP.of(update)
-    user = update.effective_user
-    async with context.db() as s:
-        result = await surveys.take_follow_up(s, answer_id or 0, user.id, user.full_name, utcnow())
-        member = await members.get(s, result.answer.member_id)
-        if result.taken:
-            await audit.record(
-                s, Actor(user.id, user.full_name), action="survey_follow_up", member_id=member.id,
-                after={"answer_id": result.answer.id, "kind": str(result.answer.kind),
-                       "score": result.answer.score},
-            )  # fmt: skip
+    result = await survey_actions.follow_up(context.club, actor(update), answer_id or 0)
     taken = context.text(
         update, "survey/taken",
         survey_taker=result.answer.followed_up_name or "", survey_mine=result.taken,
     )  # fmt: skip
     await query.answer(html.unescape(taken))  # a callback answer is plain text
-    text, markup = _alert(context, result.answer, member)
+    text, markup = _alert(context, result.answer, result.member)
     await query.edit_message_text(text, reply_markup=markup)
 
 
