@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import members, purchases, redemptions, rewards, surveys
+from core import members, purchases, redemptions, rewards, survey_reports, surveys
 from core.db import transaction
 from core.errors import (
     AlreadyAnswered,
@@ -477,7 +477,7 @@ async def test_the_first_staff_member_takes_the_follow_up(
     ],
 )
 def test_nps(counts: dict[int, int], value, margin, split) -> None:
-    score = surveys.nps_score(counts)
+    score = survey_reports.nps_score(counts)
     assert score.n == sum(counts.values())
     assert (score.low, score.middle, score.high) == split
     assert score.value == (pytest.approx(value) if value is not None else None)
@@ -487,27 +487,31 @@ def test_nps(counts: dict[int, int], value, margin, split) -> None:
 def test_ces() -> None:
     # 7, 7, 5, 3: mean 5.5; squared deviations 2.25 + 2.25 + 0.25 + 6.25 = 11, s^2 = 11 / 3;
     # margin = 1.96 * sqrt(11 / 3) / 2 = 1.8766; 5-7 is 3 of 4 = 75 %.
-    score = surveys.ces_score({7: 2, 5: 1, 3: 1})
+    score = survey_reports.ces_score({7: 2, 5: 1, 3: 1})
     assert (score.n, score.value) == (4, pytest.approx(5.5))
     assert score.margin == pytest.approx(1.96 * math.sqrt(11 / 3) / 2)
     assert score.margin == pytest.approx(1.8766, abs=1e-4)
     assert (score.low, score.middle, score.high, score.high_share) == (1, 0, 3, 75.0)
-    assert surveys.ces_score({4: 3}).margin == 0.0
-    assert surveys.ces_score({}).value is None
+    assert survey_reports.ces_score({4: 3}).margin == 0.0
+    assert survey_reports.ces_score({}).value is None
 
 
 def test_csat() -> None:
     # 5, 5, 5, 4, 2: 4 of 5 satisfied = 80 %; margin = 1.96 * sqrt(0.8 * 0.2 / 5) * 100 = 35.06
-    score = surveys.csat_score({5: 3, 4: 1, 2: 1})
+    score = survey_reports.csat_score({5: 3, 4: 1, 2: 1})
     assert (score.n, score.value) == (5, pytest.approx(80.0))
     assert score.margin == pytest.approx(35.06, abs=0.01)
     assert (score.low, score.middle, score.high) == (1, 0, 4)
-    assert surveys.csat_score({}).n == 0 and surveys.csat_score({}).value is None
+    assert survey_reports.csat_score({}).n == 0 and survey_reports.csat_score({}).value is None
 
 
 @pytest.mark.parametrize(
     ("scorer", "counts"),
-    [(surveys.nps_score, {11: 1}), (surveys.ces_score, {0: 1}), (surveys.csat_score, {6: 1})],
+    [
+        (survey_reports.nps_score, {11: 1}),
+        (survey_reports.ces_score, {0: 1}),
+        (survey_reports.csat_score, {6: 1}),
+    ],
 )
 def test_scores_off_the_scale_are_a_bug(scorer, counts: dict[int, int]) -> None:
     with pytest.raises(ValueError):
@@ -541,7 +545,7 @@ async def test_report_by_club_week_with_the_latest_comments(
     await _answered(session, rules, saturday + DAY, SurveyKind.CSAT, 1, "not NPS")
     await _answered(session, rules, until, SurveyKind.NPS, 0)  # after the period
 
-    result = await surveys.report(session, SurveyKind.NPS, since, until, tz=TEHRAN)
+    result = await survey_reports.report(session, SurveyKind.NPS, since, until, tz=TEHRAN)
 
     assert (result.score.n, result.score.value) == (4, pytest.approx(25.0))
     assert [w.start.isoformat() for w in result.weeks] == ["2026-02-21", "2026-02-28",
@@ -554,14 +558,14 @@ async def test_report_by_club_week_with_the_latest_comments(
 async def test_report_of_an_empty_period_and_of_all_passives(
     session: AsyncSession, rules: Rules, now: datetime
 ) -> None:
-    empty = await surveys.report(session, SurveyKind.NPS, now - 90 * DAY, now, tz=TEHRAN)
+    empty = await survey_reports.report(session, SurveyKind.NPS, now - 90 * DAY, now, tz=TEHRAN)
     assert (empty.score.n, empty.score.value, empty.score.margin) == (0, None, None)
     assert empty.comments == [] and all(w.score.value is None for w in empty.weeks)
     assert 13 <= len(empty.weeks) <= 14
 
     for score in (7, 8, 8):
         await _answered(session, rules, now - DAY, SurveyKind.NPS, score)
-    passives = await surveys.report(session, SurveyKind.NPS, now - 90 * DAY, now, tz=TEHRAN)
+    passives = await survey_reports.report(session, SurveyKind.NPS, now - 90 * DAY, now, tz=TEHRAN)
     assert (passives.score.n, passives.score.value, passives.score.margin) == (3, 0.0, 0.0)
 
 

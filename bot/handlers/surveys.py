@@ -28,7 +28,7 @@ from bot.context import BotContext
 from bot.images import line_chart_png
 from bot.staff_access import Role, actor, role_of, staff_only
 from bot.staff_args import positive, shape
-from core import jalali, surveys
+from core import jalali, survey_reports, surveys
 from core.actions import surveys as survey_actions
 from core.digits import format_number, to_persian_digits
 from core.errors import AlreadyCommented, InvalidInput, SurveyNotFound, SurveyStale
@@ -178,7 +178,7 @@ def decimal_text(value: float, locale: str, places: int = 1) -> str:
     return to_persian_digits(text).replace(".", "\u066b") if locale == "fa" else text
 
 
-def _view(result: surveys.Report, locale: str) -> SimpleNamespace:
+def _view(result: survey_reports.Report, locale: str) -> SimpleNamespace:
     """The report's numbers as the template shows them (decimals formatted here)."""
     score = result.score
     places = PLACES[score.kind]
@@ -200,7 +200,7 @@ def _short_date(day: date, locale: str) -> str:
     return jalali.format_date(day, locale).rsplit(" ", 1)[0]
 
 
-def _chart(context: BotContext, update: Update, result: surveys.Report, days: int) -> bytes:
+def _chart(context: BotContext, update: Update, result: survey_reports.Report, days: int) -> bytes:
     locale = context.locale(update)
     kind = result.kind
     low, high = CHART_RANGE[kind]
@@ -229,7 +229,9 @@ async def _report(update: Update, context: BotContext, kind: SurveyKind) -> None
     days = positive(args[0], MAX_DAYS) if args else DEFAULT_DAYS
     now = utcnow()
     async with context.db() as s:
-        result = await surveys.report(s, kind, now - timedelta(days=days), now, tz=context.t.tz)
+        result = await survey_reports.report(
+            s, kind, now - timedelta(days=days), now, tz=context.t.tz
+        )
     await context.say(
         update, "survey/report",
         survey_kind=kind, survey_days=days, survey_report=_view(result, context.locale(update)),
