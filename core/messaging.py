@@ -53,7 +53,7 @@ def cap_of(member: Member, rules: Rules) -> int:
 
 
 def may_receive_offers() -> ColumnElement[bool]:
-    """SQL: members who can get an offer at all (active, offers on, reachable)."""
+    """SQL: members who can get an offer at all: reachable (:mod:`core.reachability`), offers on."""
     return and_(reachability.reachable_sql(), Member.offers_enabled.is_(True))
 
 
