@@ -24,6 +24,10 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from core import audit
+from core.audit import Actor
+from core.club import Club
+from core.db import transaction
 from core.errors import InvalidInput
 from core.models import LedgerEntry, Member, MemberStatus, Purchase, SurveyAnswer, SurveyInvite
 
@@ -130,6 +134,15 @@ async def write_csv(session: AsyncSession, kind: str, out: IO[bytes], *, batch: 
             pending.clear()
     out.write(_csv_text(pending).encode("utf-8"))
     return written + len(pending)
+
+
+async def export(club: Club, actor: Actor, kind: str, out: IO[bytes]) -> int:
+    """``/export``: one export streamed into ``out``, audited (kind and rows, never the data),
+    because it carries members' personal data off the premises. Returns the rows written."""
+    async with transaction(club.sessions) as session:
+        count = await write_csv(session, kind, out)
+        await audit.record(session, actor, action="export", after={"kind": kind, "rows": count})
+    return count
 
 
 def cell(value: Any) -> str:

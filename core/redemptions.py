@@ -227,6 +227,17 @@ async def open_for_member(session: AsyncSession, member_id: int) -> list[Redempt
     return list(rows)
 
 
+async def open_with_titles(session: AsyncSession, member_id: int) -> list[tuple[Redemption, str]]:
+    """The member's open codes, oldest first, each with its reward's title (for ``/myrewards``)."""
+    rows = await session.execute(
+        select(Redemption, Reward.title)
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(Redemption.member_id == member_id, Redemption.status == RedemptionStatus.RESERVED)
+        .order_by(Redemption.created_at)
+    )
+    return [(redemption, title) for redemption, title in rows.all()]
+
+
 async def _close(
     session: AsyncSession, redemption: Redemption, status: RedemptionStatus, now: datetime
 ) -> None:

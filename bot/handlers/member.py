@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
 from telegram import InputFile, Update
 from telegram.ext import filters
 
 from bot import callbacks, keyboards
 from bot.context import BotContext, NotJoined
 from bot.images import member_card_png, qr_png
+from bot.staff_access import actor
 from core import allocation, ledger, purchases, redemptions, referrals, rewards, standing
+from core.actions import redemptions as redeeming
 from core.codes import format_redemption_code
 from core.digits import format_number
 from core.errors import RewardUnavailable
-from core.models import MemberStatus, Reward, utcnow
+from core.models import MemberStatus, utcnow
 from core.rules import Allocation
 
 HISTORY_PAGE = 10
@@ -110,11 +111,10 @@ async def reward_details(update: Update, context: BotContext) -> None:
 
 async def enter_lottery(update: Update, context: BotContext) -> None:
     [reward_id] = callbacks.LOTTERY.of(update)
-    async with context.db() as s:
-        member = await context.member(s, update)
-        await allocation.enter_lottery(s, context.club.rules, member.id, reward_id)
-        reward = await rewards.get(s, reward_id)
-    await _show(update, context, context.text(update, "lottery_entered", reward=reward), None)
+    entered = await redeeming.enter_lottery(context.club, actor(update), reward_id)
+    context.remember_locale(entered.member.locale)
+    text = context.text(update, "lottery_entered", reward=entered.reward)
+    await _show(update, context, text, None)
 
 
 async def redeem(update: Update, context: BotContext) -> None:
@@ -124,22 +124,16 @@ async def redeem(update: Update, context: BotContext) -> None:
     if query.message is None:  # pressed in an inline message: no chat to key the request by
         await query.answer(context.text(update, "stale_button"))
         return
-    async with context.db() as s:
-        member = await context.member(s, update)
-        # Keyed by member too: a button pressed again after /forget and a new join is a new request
-        # of the new member, never a replay showing the previous member's code.
-        key = f"tg:{member.id}:{query.message.chat.id}:{query.message.message_id}:{reward_id}"
-        redemption = await redemptions.redeem(
-            s, context.club.rules, member.id, reward_id, request_key=key
-        )
-        reward = await rewards.get(s, redemption.reward_id)
+    key = f"tg:{query.message.chat.id}:{query.message.message_id}:{reward_id}"
+    redeemed = await redeeming.redeem(context.club, actor(update), reward_id, key=key)
+    context.remember_locale(redeemed.member.locale)
     text = context.text(
         update,
         "redeemed",
-        reward=reward,
-        code=format_redemption_code(redemption.code),
-        expires_at=redemption.expires_at,
-        balance=member.balance,
+        reward=redeemed.reward,
+        code=format_redemption_code(redeemed.redemption.code),
+        expires_at=redeemed.redemption.expires_at,
+        balance=redeemed.member.balance,
     )
     await _show(update, context, text, None)
 
@@ -147,14 +141,10 @@ async def redeem(update: Update, context: BotContext) -> None:
 async def my_rewards(update: Update, context: BotContext) -> None:
     async with context.db() as s:
         member = await context.member(s, update)
-        open_codes = await redemptions.open_for_member(s, member.id)
-        wanted = {r.reward_id for r in open_codes}
-        titles = dict(
-            (await s.execute(select(Reward.id, Reward.title).where(Reward.id.in_(wanted)))).all()
-        )
+        open_codes = await redemptions.open_with_titles(s, member.id)
     items = [
-        {"code": format_redemption_code(r.code), "title": titles[r.reward_id], "redemption": r}
-        for r in open_codes
+        {"code": format_redemption_code(r.code), "title": title, "redemption": r}
+        for r, title in open_codes
     ]
     buttons = [
         [
@@ -175,22 +165,16 @@ async def my_rewards(update: Update, context: BotContext) -> None:
 
 async def cancel_code(update: Update, context: BotContext) -> None:
     [redemption_id] = callbacks.CANCEL_CODE.of(update)
-    async with context.db() as s:
-        member = await context.member(s, update)
-        redemption = await redemptions.cancel(s, redemption_id, member_id=member.id)
-        await s.refresh(member)
-    await _show(
+    cancelled = await redeeming.cancel_code(context.club, actor(update), redemption_id)
+    context.remember_locale(cancelled.member.locale)
+    text = context.text(
         update,
-        context,
-        context.text(
-            update,
-            "code_cancelled",
-            code=format_redemption_code(redemption.code),
-            points=redemption.points,
-            balance=member.balance,
-        ),
-        None,
+        "code_cancelled",
+        code=format_redemption_code(cancelled.redemption.code),
+        points=cancelled.redemption.points,
+        balance=cancelled.member.balance,
     )
+    await _show(update, context, text, None)
 
 
 async def invite(update: Update, context: BotContext) -> None:

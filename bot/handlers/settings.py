@@ -9,7 +9,9 @@ from telegram import ReplyKeyboardRemove, Update
 
 from bot import callbacks, keyboards
 from bot.context import LOCALE_KEY, BotContext
+from bot.staff_access import actor
 from core import members
+from core.actions import membership
 from core.locales import LOCALES
 
 QUIET_PRESETS = {"none": (0, 0), "22-8": (22, 8), "23-9": (23, 9), "0-10": (0, 10)}
@@ -78,9 +80,7 @@ async def forget_answer(update: Update, context: BotContext) -> None:
     if callbacks.FORGET.of(update) != ("yes",):
         await query.edit_message_text(context.text(update, "forget/kept"))
         return
-    async with context.db() as s:
-        member = await context.member(s, update)
-        await members.anonymize(s, member.id)
+    await membership.forget(context.club, actor(update))
     await query.edit_message_text(context.text(update, "forget/done"))
     await context.say(update, "forget/goodbye", ReplyKeyboardRemove())
     context.user_data.clear()

@@ -60,12 +60,7 @@ async def export(update: Update, context: BotContext) -> None:
     if kind not in EXPORTS:
         raise UsageError("export")
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
-        async with context.db() as s:
-            count = await exports.write_csv(s, kind, out)
-            await audit.record(
-                s, action="export", after={"kind": kind, "rows": count},
-                actor=actor(update),
-            )  # fmt: skip
+        count = await exports.export(context.club, actor(update), kind, out)
         out.seek(0)
         await context.answer(
             update.effective_chat,

@@ -26,8 +26,7 @@ from bot.staff_args import (
     purchase_args,
     shape,
 )
-from core import audit, members, redemptions, rewards
-from core.actions import adjustments, purchases
+from core.actions import adjustments, purchases, redemptions
 from core.codes import format_redemption_code
 
 
@@ -145,16 +144,8 @@ async def deduct(update: Update, context: BotContext) -> None:
 async def confirm(update: Update, context: BotContext) -> None:
     """/confirm <code>"""
     code = " ".join(shape("confirm", context.args, 1, 2))
-    async with context.db() as s:
-        redemption = await redemptions.confirm(s, code, actor_id=update.effective_user.id)
-        member = await members.get(s, redemption.member_id)
-        reward = await rewards.get(s, redemption.reward_id)
-        await audit.record(
-            s, action="confirm", member_id=member.id,
-            after={"code": redemption.code, "reward": reward.title},
-            actor=actor(update),
-        )  # fmt: skip
+    handed = await redemptions.confirm(context.club, actor(update), code)
     await context.say(
-        update, "staff/confirmed",
-        member=member, reward=reward, code=format_redemption_code(redemption.code),
+        update, "staff/confirmed", member=handed.member, reward=handed.reward,
+        code=format_redemption_code(handed.redemption.code),
     )  # fmt: skip

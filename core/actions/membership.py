@@ -1,0 +1,68 @@
+"""Who a member is, and their personal data erased: by an administrator (``/erase``, audited) or
+by the member themselves (``/forget``).
+
+:func:`member_of` is how every member's own action finds its member: by the Telegram id of the
+actor, never an erased account, and a member who had blocked the bot is reachable again, since
+they are talking to us.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import audit, members
+from core.audit import Actor
+from core.club import Club
+from core.db import transaction
+from core.errors import BashgahError
+from core.models import Member, MemberStatus
+
+
+class NotJoined(BashgahError):
+    """A member's own action from someone who has not joined (or whose data was erased)."""
+
+    code = "not_joined"
+
+
+@dataclass(frozen=True)
+class Erased:
+    """The member's personal data is gone; their number, points and ledger stay."""
+
+    member: Member
+
+
+async def member_of(session: AsyncSession, actor: Actor) -> Member:
+    """The member acting as ``actor`` (their Telegram user id), or :class:`NotJoined`."""
+    member = await members.by_telegram_id(session, actor.id)
+    if member is None or member.status == MemberStatus.ERASED:
+        raise NotJoined()
+    if member.status == MemberStatus.BLOCKED:
+        member.status = MemberStatus.ACTIVE  # they are talking to us again
+    return member
+
+
+async def erase(club: Club, actor: Actor, member_query: str) -> Erased:
+    """``/erase``: an administrator erases a member's personal data, audited.
+
+    The audit entry keeps what the books need, never the name or number being erased. Erasing
+    again finds nobody (an erased member is not found by number).
+    """
+    async with transaction(club.sessions) as session:
+        member = await members.find(session, member_query)
+        before = {"status": str(member.status), "balance": member.balance}
+        await members.anonymize(session, member.id)
+        await audit.record(
+            session, actor, action="erase", member_id=member.id,
+            before=before, after={"status": "erased"},
+        )  # fmt: skip
+    return Erased(member)
+
+
+async def forget(club: Club, actor: Actor) -> Erased:
+    """``/forget``: the member erases their own personal data; pressed again, :class:`NotJoined`."""
+    async with transaction(club.sessions) as session:
+        member = await member_of(session, actor)
+        await members.anonymize(session, member.id)
+    return Erased(member)
