@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit, members
+from core import audit, members, reachability
 from core.audit import Actor
 from core.club import Club
 from core.db import transaction
@@ -38,8 +38,7 @@ async def member_of(session: AsyncSession, actor: Actor) -> Member:
     member = await members.by_telegram_id(session, actor.id)
     if member is None or member.status == MemberStatus.ERASED:
         raise NotJoined()
-    if member.status == MemberStatus.BLOCKED:
-        member.status = MemberStatus.ACTIVE  # they are talking to us again
+    reachability.came_back(member)
     return member
 
 
