@@ -5,8 +5,9 @@ repeated message moves points once. An award opens a lot that expires like any o
 
 A staff member who is not an administrator may move at most ``adjust.staff_daily_limit`` points a
 club day (midnight to midnight in the club's time zone), awards and deductions added up, so many
-small awards cannot add up to what one large one may not. The face says who is limited
-(``limited=True``); administrators, scripts and imports are not. The actor's entries of the day
+small awards cannot add up to what one large one may not. The caller says who is limited
+(``limited=True``: :mod:`core.actions.adjustments` for plain staff); administrators, scripts and
+imports are not. The actor's entries of the day
 are summed under a lock on the actor, so two of their commands at once cannot both slip under it.
 """
 

@@ -1,9 +1,11 @@
 """Staff commands that move points: purchases, refunds, awards, deductions, handing over rewards.
 
-Each command is one transaction with its audit entry. The Telegram message that asked is the
-idempotency key (a purchase without a reference uses it as the reference), so a redelivered update
-changes nothing the second time. The member is told after the commit. How arguments are read
-(amounts such as ``250k`` or "2.5 million", phones in groups) is :mod:`bot.staff_args`.
+Each command is one core use case (:mod:`core.actions.purchases`, :mod:`core.actions.adjustments`,
+:mod:`core.actions.redemptions`), which owns its transaction and audit entry. The Telegram message
+that asked is the idempotency key (a purchase without a reference uses it as the reference), so a
+redelivered update changes nothing the second time. The member is told after the commit. How
+arguments are read (amounts such as ``250k`` or "2.5 million", phones in groups) is
+:mod:`bot.staff_args`; whether the sender is an administrator is asked of Telegram here.
 
 A purchase above ``purchase.confirm_above``, or for a member named by a phone nobody verified, is
 held (:mod:`core.confirmations`) and answered with confirm / cancel buttons (``pcf:<id>`` /
