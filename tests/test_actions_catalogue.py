@@ -1,7 +1,7 @@
 """Staff managing the catalogue through core.actions.catalogue: each change audited with the
 reward before and after, a mistake refused before anything changes, the listing with its codes.
 
-The ``club`` fixture here is shared by the other action tests of this engineer's files."""
+The ``club`` fixture here is shared by test_actions_draws and test_actions_campaigns."""
 
 from __future__ import annotations
 
