@@ -5,7 +5,7 @@ Nothing is written until the last answer: a member who walks away half-way leave
 
 The phone step never says whether a number is a member's. A contact shared by its owner is
 verified and takes the number (staff are told when it moves); a typed number is accepted whatever
-it is, and attached only if free (:func:`core.members.claim_phone`). Every typed join gets the same
+it is, and attached only if free (:func:`core.actions.joining.join`). Every typed join gets the same
 welcome, which asks to confirm the number in /profile, so the answer for a member's number and a
 free one is identical, and the real owner of a number loses nothing to a typist.
 """
@@ -24,11 +24,12 @@ from telegram.ext import (
 from bot import keyboards
 from bot.context import BotContext
 from bot.conversations.profile import contact_phone, tell_staff_phone_moved, typed_phone
-from core import jalali, members, referrals
+from bot.staff_access import actor
+from core import jalali
+from core.actions import joining
 from core.errors import InvalidInput, RegistrationClosed
 from core.members import clean_name
-from core.models import MemberStatus, utcnow
-from core.rules import ClubMode
+from core.models import utcnow
 
 PHONE, NAME, BIRTHDAY = range(3)
 TIMEOUT_SECONDS = 15 * 60
@@ -36,16 +37,14 @@ _DRAFT = "join"
 
 
 async def start(update: Update, context: BotContext) -> int:
-    user = update.effective_user
     code = context.args[0] if context.args else None
-    async with context.db() as s:
-        member = await members.by_telegram_id(s, user.id)
-        if member is not None and member.status != MemberStatus.ERASED:
-            context.remember_locale(member.locale)
-            await context.say(update, "join/welcome_back", _menu(update, context), member=member)
-            return ConversationHandler.END
-        referrer = await referrals.find_referrer(s, code)
-    if context.club.rules.club_mode is ClubMode.LIMITED and referrer is None:
+    found = await joining.invitation(context.club, actor(update), code)
+    if found.member is not None:
+        context.remember_locale(found.member.locale)
+        await context.say(update, "join/welcome_back", _menu(update, context), member=found.member)
+        return ConversationHandler.END
+    referrer = found.referrer
+    if not found.open:
         await context.say(update, "join/closed")
         return ConversationHandler.END
     context.user_data[_DRAFT] = {"code": code if referrer else None}
@@ -100,36 +99,33 @@ async def birthday(update: Update, context: BotContext) -> int:
             await context.say(update, "join/bad_birthday")
             return BIRTHDAY
     draft = context.user_data.get(_DRAFT, {})
-    user = update.effective_user
     try:
-        async with context.db() as s:
-            result = await members.join(
-                s,
-                context.club.rules,
-                telegram_id=user.id,
-                name=draft["name"],
-                phone=draft["phone"],
-                phone_verified=draft.get("verified", False),
-                birthday=born,
-                locale=context.locale(update),
-                username=user.username,
-                referral_code=draft["code"],
-            )
-            member = result.member
+        joined = await joining.join(
+            context.club,
+            actor(update),
+            name=draft["name"],
+            phone=draft["phone"],
+            phone_verified=draft.get("verified", False),
+            birthday=born,
+            locale=context.locale(update),
+            username=update.effective_user.username,
+            referral_code=draft["code"],
+        )
     except RegistrationClosed:  # the inviter left the club meanwhile
         context.user_data.pop(_DRAFT, None)
         await context.say(update, "join/closed", ReplyKeyboardRemove())
         return ConversationHandler.END
     context.user_data.pop(_DRAFT, None)
+    member = joined.member
     context.remember_locale(member.locale)
-    if result.displaced is not None:
-        tell_staff_phone_moved(context, member, result.displaced)
+    if joined.displaced is not None:
+        tell_staff_phone_moved(context, member, joined.displaced)
     await context.say(
         update,
         "join/welcome",
         _menu(update, context),
         member=member,
-        bonus=context.club.rules.referral.welcome_bonus if result.referral else 0,
+        bonus=joined.bonus,
         link_phone=not draft.get("verified", False),
     )
     return ConversationHandler.END

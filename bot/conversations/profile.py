@@ -6,7 +6,7 @@ at once; only the city is typed, so only the city needs a conversation state.
 
 The mobile number is confirmed here: the member shares their contact with Telegram's button, and a
 contact whose ``user_id`` is the sender is proof the number is theirs. It takes the number from
-anyone who merely typed it (:func:`core.members.verify_phone`), and the staff group is told.
+anyone who merely typed it (:func:`core.actions.joining.verify_phone`); the staff group is told.
 """
 
 from __future__ import annotations
@@ -24,20 +24,14 @@ from bot import callbacks, keyboards
 from bot.context import BotContext, group_replies_of
 from bot.conversations import keyed_per_user
 from bot.group_replies import Answer
+from bot.staff_access import actor
 from core import members
+from core.actions import joining
 from core.errors import InvalidInput
 from core.models import Member
 from core.phones import normalize_phone
 
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "contact": ("telegram", "phone_call", "sms", "in_person"),
-    "frequency": ("weekly", "monthly", "rarely"),
-    "interests": ("discounts", "new_products", "events", "gifts", "vip"),
-    "values": ("price", "quality", "service", "speed", "trust"),
-}
-MULTI = {"interests"}
 CITY = 0
-MAX_CITY = 64
 
 
 def _summary_markup(update: Update, context: BotContext) -> keyboards.InlineKeyboardMarkup:
@@ -48,7 +42,7 @@ def _summary_markup(update: Update, context: BotContext) -> keyboards.InlineKeyb
                 callbacks.PROFILE_SECTION.pack(s),
             )
         ]
-        for s in SECTIONS
+        for s in members.PROFILE_SECTIONS
     ]
     rows.append(
         [
@@ -76,7 +70,7 @@ def _section_markup(
                 callbacks.PROFILE_CHOICE.pack(section, o),
             )
         ]
-        for o in SECTIONS[section]
+        for o in members.PROFILE_SECTIONS[section]
     ]
     rows.append([(context.text(update, "buttons/back"), callbacks.PROFILE_MENU.pack())])
     return keyboards.inline(rows)  # fmt: skip
@@ -97,7 +91,7 @@ async def show(update: Update, context: BotContext) -> None:
 async def section(update: Update, context: BotContext) -> None:
     query = update.callback_query
     [name] = callbacks.PROFILE_SECTION.of(update)
-    if name not in SECTIONS:
+    if name not in members.PROFILE_SECTIONS:
         await query.answer(context.text(update, "stale_button"))
         return
     async with context.db() as s:
@@ -112,21 +106,14 @@ async def section(update: Update, context: BotContext) -> None:
 async def choose(update: Update, context: BotContext) -> None:
     query = update.callback_query
     name, option = callbacks.PROFILE_CHOICE.of(update)
-    if option not in SECTIONS.get(name, ()):
+    if option not in members.PROFILE_SECTIONS.get(name, ()):
         await query.answer(context.text(update, "stale_button"))
         return
-    async with context.db() as s:
-        member = await context.member(s, update)
-        if name in MULTI:
-            current = list(member.profile.get(name) or [])
-            value: object = (
-                [o for o in current if o != option] if option in current else [*current, option]
-            )
-        else:
-            value = option
-        member = await members.update_profile(s, member.id, answers={name: value})
+    saved = await joining.answer_profile(context.club, actor(update), name, option)
+    member = saved.member
+    context.remember_locale(member.locale)
     await query.answer(context.text(update, "profile/saved"))
-    if name in MULTI:
+    if name in members.PROFILE_MULTI:
         await query.edit_message_reply_markup(
             _section_markup(update, context, name, member.profile)
         )
@@ -145,13 +132,15 @@ async def ask_city(update: Update, context: BotContext) -> int:
 
 async def city(update: Update, context: BotContext) -> int:
     """The typed city. The step runs before the other handlers and stops them: it was an answer."""
-    text = " ".join((update.effective_message.text or "").split())
-    if not text or len(text) > MAX_CITY:
+    try:
+        saved = await joining.set_city(
+            context.club, actor(update), update.effective_message.text or ""
+        )
+    except InvalidInput:
         await context.say(update, "profile/bad_city")
-        raise ApplicationHandlerStop(CITY)
-    async with context.db() as s:
-        member = await context.member(s, update)
-        member = await members.update_profile(s, member.id, city=text)
+        raise ApplicationHandlerStop(CITY) from None
+    member = saved.member
+    context.remember_locale(member.locale)
     await context.say(
         update,
         "profile/summary",
@@ -177,11 +166,11 @@ async def contact(update: Update, context: BotContext) -> None:
     if shared.user_id != update.effective_user.id or number is None:
         await context.say(update, "join/not_your_contact")
         return
-    async with context.db() as s:
-        member = await context.member(s, update)
-        claim = await members.verify_phone(s, member.id, number)
-    if claim.displaced is not None:
-        tell_staff_phone_moved(context, member, claim.displaced)
+    verified = await joining.verify_phone(context.club, actor(update), number)
+    member = verified.member
+    context.remember_locale(member.locale)
+    if verified.displaced is not None:
+        tell_staff_phone_moved(context, member, verified.displaced)
     menu = keyboards.main_menu(lambda k: context.text(update, k))
     await context.say(update, "profile/phone_verified", menu, member=member)
 

@@ -1,0 +1,118 @@
+"""Becoming a member and saying who you are: the invitation, the join, the phone confirmed with
+Telegram's contact button, and the profile's answers.
+
+The actor is the person in their own chat (their Telegram user id). Joining is idempotent on it:
+a repeated last answer or a retried update returns the member already made. A verified number is
+taken from anyone who merely typed it (:func:`core.members.claim_phone`, which audits the move as
+the club's rules' own doing); the outcome names who lost it, so the face can tell the staff group.
+A typed number is attached only if free, and no outcome says which, so nothing leaks to a typist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from core import members, referrals
+from core.actions.membership import member_of
+from core.audit import Actor
+from core.club import Club
+from core.db import transaction
+from core.models import Member, MemberStatus
+from core.rules import ClubMode
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """What ``/start`` finds: ``member`` if they joined already (welcome back), else whether the
+    club takes them (``open``: it does, or the club is by invitation and ``referrer`` invited)."""
+
+    member: Member | None
+    referrer: Member | None
+    open: bool
+
+
+@dataclass(frozen=True)
+class Joined:
+    """``bonus``: the welcome points a referral brought (0 without one); ``displaced``: the member
+    whose number this verified newcomer took."""
+
+    member: Member
+    created: bool
+    bonus: int
+    displaced: Member | None
+
+
+@dataclass(frozen=True)
+class PhoneVerified:
+    member: Member
+    displaced: Member | None  # who held the number until now, told to staff
+
+
+@dataclass(frozen=True)
+class ProfileSaved:
+    member: Member
+
+
+async def invitation(club: Club, actor: Actor, code: str | None) -> Invitation:
+    """``/start [code]``: a member already, or may this person join (with whose invitation)?"""
+    async with transaction(club.sessions) as session:
+        member = await members.by_telegram_id(session, actor.id)
+        if member is not None and member.status != MemberStatus.ERASED:
+            return Invitation(member, None, open=True)
+        referrer = await referrals.find_referrer(session, code)
+    limited = club.rules.club_mode is ClubMode.LIMITED
+    return Invitation(None, referrer, open=referrer is not None or not limited)
+
+
+async def join(
+    club: Club,
+    actor: Actor,
+    *,
+    name: str,
+    phone: str,
+    phone_verified: bool,
+    birthday: date | None,
+    locale: str,
+    username: str | None,
+    referral_code: str | None,
+) -> Joined:
+    """The last answer of joining: make the actor a member (:func:`core.members.join`).
+
+    :raises RegistrationClosed: the club is by invitation and the inviter left meanwhile.
+    """
+    async with transaction(club.sessions) as session:
+        result = await members.join(
+            session, club.rules, telegram_id=actor.id, name=name, phone=phone,
+            phone_verified=phone_verified, birthday=birthday, locale=locale, username=username,
+            referral_code=referral_code,
+        )  # fmt: skip
+    bonus = club.rules.referral.welcome_bonus if result.referral else 0
+    return Joined(result.member, result.created, bonus, result.displaced)
+
+
+async def verify_phone(club: Club, actor: Actor, phone: str) -> PhoneVerified:
+    """The member shared their own contact: the number is theirs, verified, whoever held it."""
+    async with transaction(club.sessions) as session:
+        member = await member_of(session, actor)
+        claim = await members.verify_phone(session, member.id, phone)
+    return PhoneVerified(member, claim.displaced)
+
+
+async def answer_profile(club: Club, actor: Actor, section: str, option: str) -> ProfileSaved:
+    """A profile button: the option becomes the section's answer, or is toggled in a section of
+    several (:func:`core.members.profile_answer`); an unknown one is :class:`InvalidInput`."""
+    async with transaction(club.sessions) as session:
+        member = await member_of(session, actor)
+        value = members.profile_answer(member.profile, section, option)
+        member = await members.update_profile(session, member.id, answers={section: value})
+    return ProfileSaved(member)
+
+
+async def set_city(club: Club, actor: Actor, city: str) -> ProfileSaved:
+    """The typed city (:func:`core.members.clean_city`, else :class:`InvalidInput`)."""
+    cleaned = members.clean_city(city)
+    async with transaction(club.sessions) as session:
+        member = await member_of(session, actor)
+        member = await members.update_profile(session, member.id, city=cleaned)
+    return ProfileSaved(member)
