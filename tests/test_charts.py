@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image, ImageChops
 
-from bot.images import bar_chart_png, chart, line_chart_png, text
+from bot.images import axes, bar_chart_png, chart, line_chart_png, text
 from core.digits import format_number, to_persian_digits
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -131,7 +131,7 @@ def _runs(image: Image.Image, colour: str, y: int) -> list[tuple[int, int]]:
     ],
 )
 def test_nice_axis(low: float, high: float, integer: bool, ticks: tuple[float, ...]) -> None:
-    axis = chart.nice_axis(low, high, integer=integer)
+    axis = axes.nice_axis(low, high, integer=integer)
     assert axis.ticks == ticks
     assert (axis.low, axis.high) == (ticks[0], ticks[-1])
 
@@ -139,20 +139,20 @@ def test_nice_axis(low: float, high: float, integer: bool, ticks: tuple[float, .
 def test_nice_axis_always_has_four_or_five_round_ticks() -> None:
     for high in [*range(1, 300), 999, 1001, 12_345, 10**9 + 7]:
         for low in (0, -high // 3, -high):
-            axis = chart.nice_axis(low, high, integer=True)
+            axis = axes.nice_axis(low, high, integer=True)
             assert axis.low <= low and axis.high >= high
             assert 3 <= len(axis.ticks) <= 5, (low, high, axis.ticks)
             assert all(isinstance(t, int) for t in axis.ticks)
             steps = {b - a for a, b in zip(axis.ticks, axis.ticks[1:], strict=False)}
             assert len(steps) == 1
     for high in (0.3, 1.7, 42.0, 99.9, 3e6):
-        axis = chart.nice_axis(-high / 2, high)
+        axis = axes.nice_axis(-high / 2, high)
         assert axis.low <= -high / 2 and axis.high >= high and 4 <= len(axis.ticks) <= 5
 
 
 def test_nice_axis_rejects_non_finite_bounds() -> None:
     with pytest.raises(ValueError):
-        chart.nice_axis(0, float("inf"))
+        axes.nice_axis(0, float("inf"))
 
 
 def test_direction_comes_from_any_rtl_letter() -> None:
@@ -160,9 +160,9 @@ def test_direction_comes_from_any_rtl_letter() -> None:
     assert chart.is_rtl("NPS هفتگی")  # Persian sentence that starts with a Latin word
     assert not chart.is_rtl("Members by tier")
     assert not chart.is_rtl("۱٬۲۵۰")  # digits have no direction of their own
-    assert chart._directed("NPS هفتگی") == "\u200fNPS هفتگی"
-    assert chart._directed("-50") == "-50"  # the minus must stay on the left
-    assert chart._directed("-۵۰") == "-۵۰"
+    assert chart.directed("NPS هفتگی") == "\u200fNPS هفتگی"
+    assert chart.directed("-50") == "-50"  # the minus must stay on the left
+    assert chart.directed("-۵۰") == "-۵۰"
 
 
 # --- bar chart --------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Pictures the bot sends: QR codes and the member's card, with Persian text shaped right."""
+"""Pictures the bot sends: QR codes, the member's card and charts, Persian text shaped right."""
 
 from bot.images.card import member_card_png
-from bot.images.chart import bar_chart_png, line_chart_png
+from bot.images.chart_bar import bar_chart_png
+from bot.images.chart_line import line_chart_png
 from bot.images.qr import qr_png
 
 __all__ = ["member_card_png", "qr_png"]
