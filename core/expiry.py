@@ -1,8 +1,8 @@
 """Points expiry: lots whose date has passed are closed, a batch of them in a few statements.
 
-Each lot closed writes what a :func:`core.ledger.debit` of its remaining points, drawn from that
-lot, would write, but for the whole batch at once, because a sweep may find millions of lots due.
-The lifecycle sweep's housekeeping runs it (:mod:`core.housekeeping`).
+Apart from the ledger's movements because it is their bulk twin: the same entries, draws and
+balances a :func:`core.ledger.debit` per lot would write, set-based. The lifecycle sweep's
+housekeeping runs it (:mod:`core.housekeeping`).
 """
 
 from __future__ import annotations
