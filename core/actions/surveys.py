@@ -56,7 +56,9 @@ async def comment(club: Club, actor: Actor, answer_id: int, text: str) -> Commen
     """The member's comment on their answer, once, within :data:`core.surveys.COMMENT_WINDOW`.
 
     :raises InvalidInput: empty, or longer than :data:`core.surveys.MAX_COMMENT` (``too_long``).
-    :raises SurveyStale: the window closed; :raises AlreadyCommented:, :raises SurveyNotFound:.
+    :raises SurveyStale: the window closed.
+    :raises AlreadyCommented: commented before.
+    :raises SurveyNotFound: no such answer, or not this member's.
     """
     async with transaction(club.sessions) as session:
         member = await member_of(session, actor)
