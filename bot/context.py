@@ -18,22 +18,17 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.group_replies import Answer, GroupReplies
 from bot.i18n import Translator
-from core import members, reachability
+from core.actions import membership
+from core.audit import Actor
 from core.club import Club
 from core.db import Session, transaction
-from core.errors import BashgahError
-from core.models import Member, MemberStatus
+from core.errors import NotJoined
+from core.models import Member
 
 CLUB_KEY = "club"
 TRANSLATOR_KEY = "translator"
 LOCALE_KEY = "locale"
 GROUP_REPLIES_KEY = "group_replies"
-
-
-class NotJoined(BashgahError):
-    """A member-only command from someone who has not joined yet."""
-
-    code = "not_joined"
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -66,10 +61,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     async def member(self, session: Session, update: Update) -> Member:
         """The member behind this update, or :class:`NotJoined`."""
         user = update.effective_user
-        member = await members.by_telegram_id(session, user.id) if user else None
-        if member is None or member.status == MemberStatus.ERASED:
+        if user is None:
             raise NotJoined()
-        reachability.came_back(member)
+        member = await membership.member_of(session, Actor(user.id, user.full_name))
         self.remember_locale(member.locale)
         return member
 

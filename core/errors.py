@@ -49,6 +49,12 @@ class MemberNotFound(BashgahError):
     code = "member_not_found"
 
 
+class NotJoined(BashgahError):
+    """A member's own action from someone who has not joined (or whose data was erased)."""
+
+    code = "not_joined"
+
+
 class MemberInactive(BashgahError):
     code = "member_inactive"
 

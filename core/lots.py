@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.models import EntryKind, LedgerEntry, LotDraw, Member, PointsLot
 
-#: What "points expiring soon" means where a member is shown them unasked (a campaign's text).
+#: What "points expiring soon" means to a member: in /points and in a campaign's text.
 EXPIRING_SOON = timedelta(days=30)
 
 

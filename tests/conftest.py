@@ -116,6 +116,24 @@ def now() -> datetime:
 STAFF_CHAT_ID = -1001234567890
 
 
+def club_over(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], url: str, rules: Rules
+) -> Club:
+    """A club over the test database, as ``Club.open`` makes it (the schema is already there)."""
+    settings = Settings(_env_file=None, database_url=url, staff_chat_id=STAFF_CHAT_ID)
+    return Club(settings, rules, engine, sessions)
+
+
+@pytest.fixture
+async def club(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> AsyncIterator[Club]:
+    """The club the core actions take, with the default rules and a staff group."""
+    club = club_over(engine, sessions, database_url, Rules())
+    yield club
+    club.reader.close()
+
+
 @dataclass
 class BotHarness:
     """The real Application over the Bot API stand-in, and a client that talks to it."""

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hypothesis.stateful import RuleBasedStateMachine
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import ledger, members
+from core.club import Club
 from core.db import make_engine, make_sessionmaker
-from core.models import Member
+from core.models import AuditEntry, Member
 from core.rules import Rules
 from tests.conftest import fresh_sqlite_url
 
@@ -101,3 +103,12 @@ class DatabaseMachine(RuleBasedStateMachine):
         self.run(self.engine.dispose())
         self.runner.close()
         self.folder.cleanup()
+
+
+async def audit_entries(club: Club, action: str) -> list[AuditEntry]:
+    """The audit log's entries of one action, oldest first."""
+    async with club.sessions() as s:
+        rows = await s.scalars(
+            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        )
+        return list(rows)

@@ -15,10 +15,9 @@ from core.campaigns import CampaignStatus, Draft
 from core.club import Club
 from core.errors import InvalidInput
 from core.models import AuditEntry, Campaign, utcnow
-from tests.test_actions_catalogue import audit_entries, club_fixture
+from tests.helpers import audit_entries
 
 OWNER = Actor(502, "Owner")
-club = club_fixture
 WEEKLY = Draft(name="Weekly", template="Hi {{ name }}", segment="tier >= bronze", cron="0 10 * * 5")
 
 

@@ -5,43 +5,19 @@ The ``club`` fixture here is shared by test_actions_draws and test_actions_campa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import purchases, redemptions
 from core.actions import catalogue
 from core.actions.catalogue import RewardDraft
 from core.audit import Actor
 from core.club import Club
-from core.config import Settings
 from core.errors import InvalidInput, RewardNotFound
 from core.models import AuditEntry, Reward, utcnow
-from core.rules import Rules
-from tests.conftest import STAFF_CHAT_ID
-from tests.helpers import new_member
+from tests.helpers import audit_entries, new_member
 
 OWNER = Actor(502, "Owner")
-
-
-@pytest.fixture(name="club")
-async def club_fixture(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> AsyncIterator[Club]:
-    settings = Settings(_env_file=None, database_url=database_url, staff_chat_id=STAFF_CHAT_ID)
-    club = Club(settings, Rules(), engine, sessions)
-    yield club
-    club.reader.close()
-
-
-async def audit_entries(club: Club, action: str) -> list[AuditEntry]:
-    async with club.sessions() as s:
-        rows = await s.scalars(
-            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
-        )
-        return list(rows)
 
 
 async def _stored(club: Club, reward_id: int) -> Reward:

@@ -17,11 +17,9 @@ from core.codes import format_redemption_code
 from core.errors import AlreadyDrawn, InvalidInput
 from core.models import AuditEntry, Delivery, Member, Redemption, utcnow
 from tests.conftest import STAFF_CHAT_ID
-from tests.helpers import new_member
-from tests.test_actions_catalogue import audit_entries, club_fixture
+from tests.helpers import audit_entries, new_member
 
 OWNER = Actor(502, "Owner")
-club = club_fixture
 
 
 def render(key: str, member: Member | None, /, **values: Any) -> str:

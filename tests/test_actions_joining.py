@@ -13,13 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import members
 from core.actions import joining
-from core.actions.membership import NotJoined
 from core.audit import Actor
 from core.club import Club
-from core.config import Settings
-from core.errors import InvalidInput, RegistrationClosed
+from core.errors import InvalidInput, NotJoined, RegistrationClosed
 from core.models import AuditEntry, LedgerEntry, Member
 from core.rules import Rules
+from tests.conftest import club_over
 from tests.helpers import reload_member
 
 NUMBER = "+989121234567"
@@ -28,26 +27,11 @@ TYPIST = Actor(802, "Typist")
 FRIEND = Actor(803, "Friend")
 
 
-def _club(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], url: str, rules: Rules
-) -> Club:
-    return Club(Settings(_env_file=None, database_url=url), rules, engine, sessions)
-
-
-@pytest.fixture
-async def club(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> AsyncIterator[Club]:
-    club = _club(engine, sessions, database_url, Rules())
-    yield club
-    club.reader.close()
-
-
 @pytest.fixture
 async def limited(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
 ) -> AsyncIterator[Club]:
-    club = _club(engine, sessions, database_url, Rules(club_mode="limited"))
+    club = club_over(engine, sessions, database_url, Rules(club_mode="limited"))
     yield club
     club.reader.close()
 

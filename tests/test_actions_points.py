@@ -4,17 +4,13 @@ a request delivered twice moving nothing the second time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import confirmations
 from core.actions import adjustments, purchases
 from core.audit import Actor
 from core.club import Club
-from core.config import Settings
 from core.errors import (
     AlreadyRefunded,
     DuplicateReference,
@@ -29,15 +25,6 @@ from tests.helpers import new_member, reload_member
 CASHIER = Actor(501, "Cashier")
 OWNER = Actor(502, "Owner")
 WELCOME = Rules().referral.welcome_bonus
-
-
-@pytest.fixture
-async def club(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> AsyncIterator[Club]:
-    club = Club(Settings(_env_file=None, database_url=database_url), Rules(), engine, sessions)
-    yield club
-    club.reader.close()
 
 
 async def _member(club: Club, **fields: object) -> int:

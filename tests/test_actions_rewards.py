@@ -5,18 +5,21 @@ Telegram id), staff are audited, and a repeated request changes nothing the seco
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import exports, rewards
 from core.actions import adjustments, membership, redemptions
 from core.audit import Actor
 from core.club import Club
-from core.config import Settings
-from core.errors import AlreadyConfirmed, CodeCancelled, CodeNotFound, MemberNotFound
+from core.errors import (
+    AlreadyConfirmed,
+    CodeCancelled,
+    CodeNotFound,
+    MemberNotFound,
+    NotJoined,
+)
 from core.models import (
     AuditEntry,
     LotteryEntry,
@@ -26,20 +29,10 @@ from core.models import (
     RedemptionStatus,
     utcnow,
 )
-from core.rules import Rules
 from tests.helpers import new_member, reload_member
 
 STAFF = Actor(601, "Staff")
 ADMIN = Actor(602, "Admin")
-
-
-@pytest.fixture
-async def club(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> AsyncIterator[Club]:
-    club = Club(Settings(_env_file=None, database_url=database_url), Rules(), engine, sessions)
-    yield club
-    club.reader.close()
 
 
 async def _member_with_points(club: Club, points: int = 500) -> tuple[Member, Actor]:
@@ -85,7 +78,7 @@ async def test_redeeming_twice_with_the_same_key_reserves_once(club: Club) -> No
 
 async def test_someone_who_never_joined_is_not_joined(club: Club) -> None:
     reward_id = await _reward(club)
-    with pytest.raises(membership.NotJoined):
+    with pytest.raises(NotJoined):
         await redemptions.redeem(club, Actor(424242), reward_id, key="tg:1:1:1")
     assert await _count(club, Redemption) == 0
 
@@ -178,7 +171,7 @@ async def test_forgetting_erases_the_member_and_a_second_press_finds_nobody(club
     async with club.sessions() as s:
         code = await s.get(Redemption, redeemed.redemption.id)
         assert code is not None and code.status == RedemptionStatus.VOID
-    with pytest.raises(membership.NotJoined):
+    with pytest.raises(NotJoined):
         await membership.forget(club, me)
 
 

@@ -4,40 +4,27 @@ and pressing a button again changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.actions import surveys
-from core.actions.membership import NotJoined
 from core.audit import Actor
 from core.club import Club
-from core.config import Settings
 from core.errors import (
     AlreadyAnswered,
     AlreadyCommented,
     InvalidInput,
+    NotJoined,
     SurveyNotFound,
     SurveyStale,
 )
 from core.models import AuditEntry, SurveyAnswer, SurveyInvite, SurveyKind, utcnow
-from core.rules import Rules
 from tests.helpers import new_member
 
 STAFF = Actor(701, "Reza")
 OTHER_STAFF = Actor(702, "Mina")
-
-
-@pytest.fixture
-async def club(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> AsyncIterator[Club]:
-    club = Club(Settings(_env_file=None, database_url=database_url), Rules(), engine, sessions)
-    yield club
-    club.reader.close()
 
 
 async def _sent(club: Club, kind: SurveyKind = SurveyKind.CSAT) -> tuple[Actor, int]:

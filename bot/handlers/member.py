@@ -6,25 +6,22 @@ name is looked up again, so an old button cannot do more than the same action do
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from telegram import InputFile, Update
 from telegram.ext import filters
 
 from bot import callbacks, keyboards
-from bot.context import BotContext, NotJoined
+from bot.context import BotContext
 from bot.images import member_card_png, qr_png
 from bot.staff_access import actor
-from core import allocation, ledger, purchases, redemptions, referrals, rewards, standing
+from core import allocation, ledger, lots, purchases, redemptions, referrals, rewards, standing
 from core.actions import redemptions as redeeming
 from core.codes import format_redemption_code
 from core.digits import format_number
-from core.errors import RewardUnavailable
+from core.errors import NotJoined, RewardUnavailable
 from core.models import MemberStatus, utcnow
 from core.rules import Allocation
 
 HISTORY_PAGE = 10
-EXPIRY_HORIZON = timedelta(days=30)
 PRIVATE = filters.ChatType.PRIVATE
 
 
@@ -32,7 +29,7 @@ async def points(update: Update, context: BotContext) -> None:
     """/points: the most asked command, read in one statement outside a transaction."""
     rules = context.club.rules
     member = await standing.read(
-        context.club.reader, rules, update.effective_user.id, utcnow(), EXPIRY_HORIZON
+        context.club.reader, rules, update.effective_user.id, utcnow(), lots.EXPIRING_SOON
     )
     if member is None or member.status == MemberStatus.ERASED:
         raise NotJoined()

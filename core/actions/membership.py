@@ -16,14 +16,8 @@ from core import audit, members, reachability
 from core.audit import Actor
 from core.club import Club
 from core.db import transaction
-from core.errors import BashgahError
+from core.errors import NotJoined
 from core.models import Member, MemberStatus
-
-
-class NotJoined(BashgahError):
-    """A member's own action from someone who has not joined (or whose data was erased)."""
-
-    code = "not_joined"
 
 
 @dataclass(frozen=True)
