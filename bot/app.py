@@ -68,7 +68,7 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data[TRANSLATOR_KEY] = translator
-    app.bot_data[GROUP_REPLIES_KEY] = GroupReplies(app.bot)
+    app.bot_data[GROUP_REPLIES_KEY] = GroupReplies(app.bot, paced=request is None)
     routing.register(app, translator.all_labels)
     app.add_error_handler(errors.on_error)
     return app

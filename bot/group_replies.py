@@ -8,6 +8,12 @@ answers in order, and those that piled up while it waited go out together in one
 Telegram's 4,096 characters), so a rush of forty purchases is confirmed in a few messages, not over
 two minutes. An answer with buttons, a photo or a document is always sent on its own.
 
+With ``paced`` (a bot that talks to Telegram, not a stand-in), the writer keeps under the limit
+itself rather than leaving it to the rate limiter, whose bucket lets a 21st message through three
+seconds after a burst of twenty: the first :data:`BURST` messages of a minute go at once, then one
+every :data:`PACE_SECONDS`, each carrying every answer that piled up meanwhile. No minute ever sees
+more than :data:`GROUP_MESSAGES_PER_MINUTE`, and a rush is answered within seconds either way.
+
 Answers live in memory until sent: the work they confirm is already committed, and a bot killed
 before sending one loses only the confirmation (``/member`` shows the purchase).
 """
@@ -28,6 +34,9 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4096
 SEPARATOR = "\n\n"
+GROUP_MESSAGES_PER_MINUTE = 20  # Telegram's limit for one group chat
+BURST = GROUP_MESSAGES_PER_MINUTE // 2  # sent at once in a quiet minute
+PACE_SECONDS = 60 / (GROUP_MESSAGES_PER_MINUTE - BURST)  # then one message this often
 
 
 @dataclass(frozen=True)
@@ -57,10 +66,12 @@ class Answer:
 class GroupReplies:
     """One ordered, merging queue of answers per group chat."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, paced: bool = False) -> None:
         self.bot = bot
+        self.paced = paced
         self._queues: dict[int, deque[Answer]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
+        self._sent: dict[int, deque[float]] = {}  # when each chat's latest messages went out
 
     def post(self, chat_id: int, answer: Answer) -> None:
         """Queue an answer to ``chat_id``; it is sent after the ones posted before it."""
@@ -87,16 +98,31 @@ class GroupReplies:
 
     async def _write(self, chat_id: int) -> None:
         queue = self._queues[chat_id]
+        sent = self._sent.setdefault(chat_id, deque(maxlen=GROUP_MESSAGES_PER_MINUTE))
+        clock = asyncio.get_running_loop().time
         try:
             while queue:
-                answer = next_message(queue)
+                if self.paced:
+                    await asyncio.sleep(pause_before_next(sent, clock()))
+                answer = next_message(queue)  # after the pause: with what piled up during it
                 try:
                     await answer.send(self.bot, chat_id)
                 except TelegramError as exc:
                     log.warning("an answer to chat %s was not sent: %s", chat_id, exc)
+                sent.append(clock())
         finally:
             del self._writers[chat_id]
             del self._queues[chat_id]
+
+
+def pause_before_next(sent: deque[float], now: float) -> float:
+    """Seconds to wait before the next message to a chat whose last messages went out at
+    ``sent``: none while fewer than :data:`BURST` went out in the last minute, else until
+    :data:`PACE_SECONDS` after the latest."""
+    recent = [at for at in sent if now - at < 60]
+    if len(recent) < BURST:
+        return 0.0
+    return max(0.0, recent[-1] + PACE_SECONDS - now)
 
 
 def next_message(queue: deque[Answer]) -> Answer:

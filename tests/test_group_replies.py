@@ -16,7 +16,15 @@ from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 
 from bot.context import group_replies_of
-from bot.group_replies import MAX_MESSAGE_CHARS, Answer, next_message
+from bot.group_replies import (
+    BURST,
+    GROUP_MESSAGES_PER_MINUTE,
+    MAX_MESSAGE_CHARS,
+    PACE_SECONDS,
+    Answer,
+    next_message,
+    pause_before_next,
+)
 from bot.shell import MEMBER, STAFF
 from core.models import Purchase
 from tests.conftest import STAFF_CHAT_ID, BotHarness
@@ -133,3 +141,22 @@ async def test_at_shutdown_answers_telegram_will_not_take_are_given_up(bot: BotH
 
     assert _staff_messages(bot) == []
     await asyncio.wait_for(replies.drain(), 1)  # nothing left waiting
+
+
+@pytest.mark.parametrize("gap", [0.01, 0.5, 2.9, 3.1, 7.0])
+def test_paced_answers_never_pass_twenty_a_minute_and_a_quiet_chat_waits_for_nothing(
+    gap: float,
+) -> None:
+    """A chat answered every ``gap`` seconds for five minutes, paced as a real bot is: the first
+    ten messages go at once, and no 60-second window ever holds more than twenty."""
+    sent: deque[float] = deque(maxlen=GROUP_MESSAGES_PER_MINUTE)
+    now, times = 0.0, []
+    while now < 300:
+        now += pause_before_next(sent, now)
+        times.append(now)
+        sent.append(now)
+        now += gap
+    assert times[:BURST] == pytest.approx([n * gap for n in range(BURST)])
+    assert max(sum(1 for t in times if start <= t < start + 60) for start in times) <= 20
+    if gap >= PACE_SECONDS:  # slower than the pace: never held back
+        assert times == pytest.approx([n * gap for n in range(len(times))])
