@@ -36,7 +36,8 @@ class ClubMode(StrEnum):
 
 
 class Allocation(StrEnum):
-    """How a scarce reward is shared out (DESIGN.md: limited resources)."""
+    """How a scarce reward is shared out when more members want it than there is stock: the first
+    to redeem, a seeded draw among those who entered, or the top spenders of the period."""
 
     FIRST_COME = "first_come"
     LOTTERY = "lottery"
