@@ -63,7 +63,7 @@ async def test_a_bad_reward_is_refused_and_nothing_is_written(
 ) -> None:
     with pytest.raises(InvalidInput):
         await catalogue.add_reward(club, OWNER, draft)
-    assert (await catalogue.catalogue(club)).rewards == []
+    assert (await catalogue.catalogue(club, OWNER)).rewards == []
     assert await audit_entries(club, "reward_add") == []
 
 
@@ -136,7 +136,7 @@ async def test_the_listing_puts_offered_rewards_first_and_counts_open_codes(club
         for n in range(2):
             await redemptions.redeem(s, club.rules, member.id, second, request_key=f"tea:{n}")
 
-    listed = await catalogue.catalogue(club)
+    listed = await catalogue.catalogue(club, OWNER)
 
     assert [r.id for r in listed.rewards] == [second, first]
     assert listed.open_codes == {second: 2}

@@ -72,14 +72,14 @@ async def template(update: Update, context: BotContext) -> int:
 
 async def segment(update: Update, context: BotContext) -> int:
     try:
-        parsed = segments.parse(_text(update), context.club.rules)
+        found = await campaign_actions.preview_segment(
+            context.club, actor(update), _text(update), sample=0
+        )
     except BashgahError as exc:
         await _ask(update, context, "campaign_new/bad_segment", **_where(exc))
         return SEGMENT
-    async with context.db() as s:
-        count = await segments.count(s, parsed, utcnow().astimezone(context.t.tz))
-    context.user_data[_DRAFT]["segment"] = parsed.text
-    await _ask(update, context, "campaign_new/schedule", count=count)
+    context.user_data[_DRAFT]["segment"] = found.segment.text
+    await _ask(update, context, "campaign_new/schedule", count=found.count)
     return SCHEDULE
 
 

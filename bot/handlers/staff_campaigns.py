@@ -13,33 +13,26 @@ from telegram import Update
 from bot.context import BotContext
 from bot.staff_access import actor, staff_only
 from bot.staff_args import UsageError, positive, shape
-from core import campaigns, segments
 from core.actions import campaigns as campaign_actions
 from core.actions.campaigns import StatusChanged
 from core.audit import Actor
 from core.club import Club
-from core.models import utcnow
-
-SAMPLE = 5
 
 
 @staff_only()
 async def segment_preview(update: Update, context: BotContext) -> None:
     """/segment <rule>"""
     text = " ".join(shape("segment", context.args, 1))
-    segment = segments.parse(text, context.club.rules)
-    now = utcnow().astimezone(context.t.tz)  # "birthday within 7 days" counts the club's days
-    async with context.db() as s:
-        count = await segments.count(s, segment, now)
-        sample = await segments.sample(s, segment, now, limit=SAMPLE)
-    await context.say(update, "staff/segment", rule=segment.text, count=count, sample=sample)
+    found = await campaign_actions.preview_segment(context.club, actor(update), text)
+    await context.say(
+        update, "staff/segment", rule=found.segment.text, count=found.count, sample=found.sample
+    )
 
 
 @staff_only()
 async def list_campaigns(update: Update, context: BotContext) -> None:
     """/campaigns"""
-    async with context.db() as s:
-        found = await campaigns.listing(s)
+    found = await campaign_actions.listing(context.club, actor(update))
     await context.say(update, "staff/campaigns", campaigns=found)
 
 

@@ -13,29 +13,23 @@ from bot.images import bar_chart_png
 from bot.images.card import NEUTRAL_TIER, TIER_COLOURS
 from bot.staff_access import actor, staff_only
 from bot.staff_args import UsageError, shape
-from core import audit, exports, members, reports
+from core import exports
+from core.actions import reports
 from core.digits import format_number
-from core.models import utcnow
-
-AUDIT_LINES = 15
-EXPORTS = ("members", "ledger", "purchases", "surveys")
 
 
 @staff_only()
 async def member_file(update: Update, context: BotContext) -> None:
     """/member <query>"""
     query = " ".join(shape("member", context.args, 1))
-    async with context.db() as s:
-        member = await members.find(s, query)
-        summary = await reports.member_summary(s, context.club.rules, member.id, utcnow())
+    summary = await reports.member_file(context.club, actor(update), query)
     await context.say(update, "staff/member", summary=summary, member=summary.member)
 
 
 @staff_only()
 async def stats(update: Update, context: BotContext) -> None:
     """/stats: the club at a glance, and members by tier as a chart."""
-    async with context.db() as s:
-        numbers = await reports.club_stats(s, context.club.rules, utcnow())
+    numbers = await reports.club_stats(context.club, actor(update))
     locale = context.locale(update)
     tiers = list(numbers.members_by_tier)
     chart = bar_chart_png(
@@ -57,7 +51,7 @@ async def stats(update: Update, context: BotContext) -> None:
 async def export(update: Update, context: BotContext) -> None:
     """/export members|ledger|purchases: a CSV that Excel opens with Persian intact."""
     [kind] = shape("export", context.args, 1, 1)
-    if kind not in EXPORTS:
+    if kind not in exports.KINDS:
         raise UsageError("export")
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
         count = await exports.export(context.club, actor(update), kind, out)
@@ -72,7 +66,7 @@ async def export(update: Update, context: BotContext) -> None:
 @staff_only()
 async def audit_log(update: Update, context: BotContext) -> None:
     """/audit [member]"""
-    async with context.db() as s:
-        member = await members.find(s, " ".join(context.args)) if context.args else None
-        entries = await audit.latest(s, member_id=member.id if member else None, limit=AUDIT_LINES)
-    await context.say(update, "staff/audit", actions=entries, member=member)
+    found = await reports.audit_log(
+        context.club, actor(update), " ".join(context.args or ()) or None
+    )
+    await context.say(update, "staff/audit", actions=found.entries, member=found.member)

@@ -31,7 +31,7 @@ def _reward_id(command: str, text: str) -> int:
 @staff_only()
 async def list_rewards(update: Update, context: BotContext) -> None:
     """/rewards_admin"""
-    found = await catalogue.catalogue(context.club)
+    found = await catalogue.catalogue(context.club, actor(update))
     await context.say(update, "staff/rewards", rewards=found.rewards, counts=found.open_codes)
 
 

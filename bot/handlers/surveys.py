@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import math
-from datetime import date, timedelta
+from datetime import date
 from types import SimpleNamespace
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
@@ -32,7 +32,7 @@ from core import jalali, survey_reports, surveys
 from core.actions import surveys as survey_actions
 from core.digits import format_number, to_persian_digits
 from core.errors import AlreadyCommented, InvalidInput, SurveyNotFound, SurveyStale
-from core.models import Member, SurveyAnswer, SurveyKind, utcnow
+from core.models import Member, SurveyAnswer, SurveyKind
 
 COMMENT_KEY = "survey_comment"
 DEFAULT_DAYS = 90
@@ -136,9 +136,8 @@ async def _post_alert(context: BotContext, answer: SurveyAnswer, member: Member)
 async def _edit_alert(
     context: BotContext, message_id: int, answer: SurveyAnswer, member: Member
 ) -> None:
-    """The comment arrived: the alert shows it (and who took it, if someone already did)."""
-    async with context.db() as s:
-        answer = await surveys.get_answer(s, answer.id)
+    """The comment arrived: the alert shows it (and who took it, if someone already did: the
+    answer is as the comment's transaction read it, under its row lock)."""
     text, markup = _alert(context, answer, member)
     await context.bot.edit_message_text(
         text,
@@ -227,11 +226,7 @@ async def _report(update: Update, context: BotContext, kind: SurveyKind) -> None
     trend by week as a chart."""
     args = shape(kind.value, context.args, 0, 1)
     days = positive(args[0], MAX_DAYS) if args else DEFAULT_DAYS
-    now = utcnow()
-    async with context.db() as s:
-        result = await survey_reports.report(
-            s, kind, now - timedelta(days=days), now, tz=context.t.tz
-        )
+    result = await survey_actions.report(context.club, actor(update), kind, days)
     await context.say(
         update, "survey/report",
         survey_kind=kind, survey_days=days, survey_report=_view(result, context.locale(update)),

@@ -1,20 +1,34 @@
-"""Staff running campaigns: a new one saved, and one paused, resumed or cancelled.
+"""Staff running campaigns: a segment previewed, the campaigns listed, a new one saved, and one
+paused, resumed or cancelled.
 
-Each is audited in the same transaction as the change. A status change that is not allowed (say,
-resuming a campaign that is not paused) is refused before anything changes, so a repeated request
-is refused rather than done twice; :func:`core.campaigns.set_status` says which changes are.
+Each change is audited in the same transaction as the change; the two reads change nothing. A
+status change that is not allowed (say, resuming a campaign that is not paused) is refused before
+anything changes, so a repeated request is refused rather than done twice;
+:func:`core.campaigns.set_status` says which changes are.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import audit, campaigns
+from core import audit, campaigns, segments
 from core.audit import Actor
 from core.campaigns import CampaignStatus, Draft
 from core.club import Club
 from core.db import transaction
-from core.models import Campaign, utcnow
+from core.models import Campaign, Member, utcnow
+from core.segments import Segment
+
+SAMPLE = 5
+
+
+@dataclass(frozen=True)
+class SegmentPreview:
+    """Who a rule selects now: how many, and the first few by member number."""
+
+    segment: Segment  # as parsed: ``segment.text`` is the rule as it will be saved
+    count: int
+    sample: list[Member]
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,30 @@ class CampaignSaved:
 class StatusChanged:
     campaign: Campaign
     before: str  # the status it had
+
+
+async def preview_segment(
+    club: Club, actor: Actor, rule: str, *, sample: int = SAMPLE
+) -> SegmentPreview:
+    """``/segment`` and ``/campaign_new``'s segment step: the rule read and counted, with up to
+    ``sample`` members (none asked, none read).
+
+    Days are the club's: "birthday within 7 days" counts from today in the club's time zone.
+
+    :raises SegmentError: the rule does not read, at the token where reading stopped.
+    """
+    segment = segments.parse(rule, club.rules)
+    now = utcnow().astimezone(club.settings.tz)
+    async with transaction(club.sessions) as session:
+        count = await segments.count(session, segment, now)
+        found = await segments.sample(session, segment, now, limit=sample) if sample else []
+    return SegmentPreview(segment, count, found)
+
+
+async def listing(club: Club, actor: Actor) -> list[Campaign]:
+    """``/campaigns``: the latest campaigns, newest first (:func:`core.campaigns.listing`)."""
+    async with transaction(club.sessions) as session:
+        return await campaigns.listing(session)
 
 
 async def create(club: Club, actor: Actor, draft: Draft) -> CampaignSaved:

@@ -89,9 +89,9 @@ async def withdraw(club: Club, actor: Actor, reward_id: int) -> RewardChanged:
     return await _change(club, actor, reward_id, "reward_off", {"active": False})
 
 
-async def catalogue(club: Club) -> Catalogue:
+async def catalogue(club: Club, actor: Actor) -> Catalogue:
     """``/rewards_admin``: the whole catalogue for staff, with the open codes of each reward."""
-    async with club.sessions() as session:
+    async with transaction(club.sessions) as session:
         return Catalogue(await rewards.listing(session), await rewards.open_codes(session))
 
 

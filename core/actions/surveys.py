@@ -1,5 +1,5 @@
 """A member answers a survey (one tap, then an optional comment); staff take a low answer's
-follow-up ("I'll call them", audited).
+follow-up ("I'll call them", audited) and read the reports (``/nps``, ``/ces``, ``/csat``).
 
 Each is idempotent by its nature rather than by a key: the first answer to an invite is kept and a
 second is :class:`~core.errors.AlreadyAnswered`; a comment is written once
@@ -11,13 +11,15 @@ nothing, so it is no action: the face only stops waiting for the comment.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from core import audit, members, surveys
+from core import audit, members, survey_reports, surveys
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
 from core.db import transaction
-from core.models import Member, SurveyAnswer, utcnow
+from core.models import Member, SurveyAnswer, SurveyKind, utcnow
+from core.survey_reports import Report
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,13 @@ async def follow_up(club: Club, actor: Actor, answer_id: int) -> FollowUp:
                 now=now,
             )  # fmt: skip
     return FollowUp(member, found, taken=result.taken)
+
+
+async def report(club: Club, actor: Actor, kind: SurveyKind | str, days: int) -> Report:
+    """A staff report: the answers of ``kind`` in the last ``days`` days, week by week in the
+    club's time zone (:func:`core.survey_reports.report`)."""
+    now = utcnow()
+    async with transaction(club.sessions) as session:
+        return await survey_reports.report(
+            session, kind, now - timedelta(days=days), now, tz=club.settings.tz
+        )
