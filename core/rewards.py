@@ -141,3 +141,9 @@ async def open_codes(session: AsyncSession) -> dict[int, int]:
         .group_by(Redemption.reward_id)
     )
     return {reward_id: int(n) for reward_id, n in rows.all()}
+
+
+def offered_to(rules: Rules, reward: Reward, tier: str, now: datetime) -> bool:
+    """Open now (:func:`is_open`) and for this tier (:func:`tier_allows`): what a member of
+    ``tier`` may be shown and may ask for."""
+    return is_open(reward, now) and tier_allows(rules, reward, tier)

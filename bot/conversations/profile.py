@@ -26,7 +26,7 @@ from bot.conversations import keyed_per_user
 from bot.group_replies import Answer
 from bot.staff_access import actor
 from core import members
-from core.actions import joining
+from core.actions import joining, membership
 from core.errors import InvalidInput
 from core.models import Member
 from core.phones import normalize_phone
@@ -77,8 +77,8 @@ def _section_markup(
 
 
 async def show(update: Update, context: BotContext) -> None:
-    async with context.db() as s:
-        member = await context.member(s, update)
+    member = await membership.me(context.club, actor(update))
+    context.remember_locale(member.locale)
     text = context.text(update, "profile/summary", member=member, profile=member.profile)
     markup = _summary_markup(update, context)
     if update.callback_query:
@@ -94,8 +94,8 @@ async def section(update: Update, context: BotContext) -> None:
     if name not in members.PROFILE_SECTIONS:
         await query.answer(context.text(update, "stale_button"))
         return
-    async with context.db() as s:
-        member = await context.member(s, update)
+    member = await membership.me(context.club, actor(update))
+    context.remember_locale(member.locale)
     await query.answer()
     await query.edit_message_text(
         context.text(update, "profile/ask", section=name),

@@ -13,12 +13,11 @@ from bot import callbacks, keyboards
 from bot.context import BotContext
 from bot.images import member_card_png, qr_png
 from bot.staff_access import actor
-from core import allocation, ledger, lots, purchases, redemptions, referrals, rewards, standing
+from core import referrals
+from core.actions import membership, standing
 from core.actions import redemptions as redeeming
 from core.codes import format_redemption_code
 from core.digits import format_number
-from core.errors import NotJoined, RewardUnavailable
-from core.models import MemberStatus, utcnow
 from core.rules import Allocation
 
 HISTORY_PAGE = 10
@@ -28,14 +27,7 @@ PRIVATE = filters.ChatType.PRIVATE
 async def points(update: Update, context: BotContext) -> None:
     """/points: the most asked command, read in one statement outside a transaction."""
     rules = context.club.rules
-    member = await standing.read(
-        context.club.reader, rules, update.effective_user.id, utcnow(), lots.EXPIRING_SOON
-    )
-    if member is None or member.status == MemberStatus.ERASED:
-        raise NotJoined()
-    if member.status == MemberStatus.BLOCKED:
-        async with context.db() as s:
-            await context.member(s, update)  # they are back: mark them active again
+    member = await standing.points(context.club, actor(update))
     context.remember_locale(member.locale)
     next_tier = rules.next_tier(member.tier)
     await context.say(
@@ -52,57 +44,51 @@ async def points(update: Update, context: BotContext) -> None:
 
 async def history(update: Update, context: BotContext) -> None:
     [page] = callbacks.HISTORY.of(update) if update.callback_query else (0,)
-    async with context.db() as s:
-        member = await context.member(s, update)
-        entries, has_more = await ledger.history(
-            s, member.id, offset=page * HISTORY_PAGE, limit=HISTORY_PAGE
-        )
-        waiting = await purchases.pending(s, member.id)  # not in the ledger until usable
-    text = context.text(update, "history", entries=entries, page=page, pending=waiting)
-    markup = keyboards.pager(lambda k: context.text(update, k), callbacks.HISTORY, page, has_more)
+    shown = await standing.history(context.club, actor(update), page=page, per_page=HISTORY_PAGE)
+    context.remember_locale(shown.member.locale)
+    text = context.text(update, "history", entries=shown.entries, page=page, pending=shown.pending)
+    markup = keyboards.pager(
+        lambda k: context.text(update, k), callbacks.HISTORY, page, shown.has_more
+    )
     await _show(update, context, text, markup)
 
 
 async def catalogue(update: Update, context: BotContext) -> None:
-    now = utcnow()
-    async with context.db() as s:
-        member = await context.member(s, update)
-        offered = await rewards.visible_to(s, context.club.rules, member.tier, now)
+    shown = await redeeming.catalogue(context.club, actor(update))
+    context.remember_locale(shown.member.locale)
     buttons = [
         [(context.text(update, "buttons/reward", reward=r), callbacks.REWARD.pack(r.id))]
-        for r in offered
+        for r in shown.rewards
     ]
     await _show(
         update,
         context,
-        context.text(update, "rewards", member=member, rewards=offered),
+        context.text(update, "rewards", member=shown.member, rewards=shown.rewards),
         keyboards.inline(buttons) if buttons else None,
     )
 
 
 async def reward_details(update: Update, context: BotContext) -> None:
     [reward_id] = callbacks.REWARD.of(update)
-    async with context.db() as s:
-        member = await context.member(s, update)
-        reward = await rewards.get(s, reward_id)
-        offered = rewards.is_open(reward, utcnow())
-        if not offered or not rewards.tier_allows(context.club.rules, reward, member.tier):
-            raise RewardUnavailable(reward_id=reward.id)
-        entered = await allocation.has_entered(s, member.id, reward.id)
+    offered = await redeeming.reward_details(context.club, actor(update), reward_id)
+    context.remember_locale(offered.member.locale)
+    reward = offered.reward
     policy = Allocation(reward.allocation)
     action = []  # top spenders are chosen, not asked
     if policy is Allocation.FIRST_COME:
         action = [
             (context.text(update, "buttons/confirm_redeem"), callbacks.REDEEM.pack(reward.id))
         ]
-    elif policy is Allocation.LOTTERY and not entered:
+    elif policy is Allocation.LOTTERY and not offered.entered:
         action = [
             (context.text(update, "buttons/enter_lottery"), callbacks.LOTTERY.pack(reward.id))
         ]
     markup = keyboards.inline(
         [[*action, (context.text(update, "buttons/back"), callbacks.CATALOGUE.pack())]]
     )
-    text = context.text(update, "reward", reward=reward, member=member, entered=entered)
+    text = context.text(
+        update, "reward", reward=reward, member=offered.member, entered=offered.entered
+    )
     await _show(update, context, text, markup)
 
 
@@ -136,12 +122,11 @@ async def redeem(update: Update, context: BotContext) -> None:
 
 
 async def my_rewards(update: Update, context: BotContext) -> None:
-    async with context.db() as s:
-        member = await context.member(s, update)
-        open_codes = await redemptions.open_with_titles(s, member.id)
+    held = await redeeming.my_codes(context.club, actor(update))
+    context.remember_locale(held.member.locale)
     items = [
         {"code": format_redemption_code(r.code), "title": title, "redemption": r}
-        for r, title in open_codes
+        for r, title in held.codes
     ]
     buttons = [
         [
@@ -175,22 +160,21 @@ async def cancel_code(update: Update, context: BotContext) -> None:
 
 
 async def invite(update: Update, context: BotContext) -> None:
-    async with context.db() as s:
-        member = await context.member(s, update)
-        counts = await referrals.stats(s, member.id)
-    link = referrals.invite_link(context.bot.username, member)
+    brought = await standing.invitations(context.club, actor(update))
+    context.remember_locale(brought.member.locale)
+    link = referrals.invite_link(context.bot.username, brought.member)
     await context.bot.send_photo(
         update.effective_chat.id,
         InputFile(qr_png(link), filename="invite.png"),
         caption=context.text(
-            update, "invite", link=link, stats=counts, referral=context.club.rules.referral
+            update, "invite", link=link, stats=brought.stats, referral=context.club.rules.referral
         ),
     )
 
 
 async def card(update: Update, context: BotContext) -> None:
-    async with context.db() as s:
-        member = await context.member(s, update)
+    member = await membership.me(context.club, actor(update))
+    context.remember_locale(member.locale)
     locale = context.locale(update)
     tier_label = context.text(update, "labels/tier", tier=member.tier)
     png = member_card_png(

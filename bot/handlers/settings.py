@@ -10,8 +10,7 @@ from telegram import ReplyKeyboardRemove, Update
 from bot import callbacks, keyboards
 from bot.context import LOCALE_KEY, BotContext
 from bot.staff_access import actor
-from core import members
-from core.actions import membership
+from core.actions import membership, settings
 from core.locales import LOCALES
 
 QUIET_PRESETS = {"none": (0, 0), "22-8": (22, 8), "23-9": (23, 9), "0-10": (0, 10)}
@@ -37,8 +36,8 @@ def _settings_markup(update: Update, context: BotContext, member) -> keyboards.I
 
 
 async def show(update: Update, context: BotContext) -> None:
-    async with context.db() as s:
-        member = await context.member(s, update)
+    member = await membership.me(context.club, actor(update))
+    context.remember_locale(member.locale)
     await context.say(update, "settings", _settings_markup(update, context, member), member=member)
 
 
@@ -52,12 +51,10 @@ async def change(update: Update, context: BotContext) -> None:
         changes[f"{field}_enabled"] = value == "on"
     elif field == "quiet" and value in QUIET_PRESETS:
         changes["quiet_start"], changes["quiet_end"] = QUIET_PRESETS[value]
-    async with context.db() as s:
-        member = await context.member(s, update)
-        if changes:
-            member = await members.update_profile(s, member.id, **changes)
+    saved = await settings.change(context.club, actor(update), changes)
+    member = saved.member
     context.user_data[LOCALE_KEY] = member.locale
-    await query.answer(context.text(update, "settings_saved" if changes else "stale_button"))
+    await query.answer(context.text(update, "settings_saved" if saved.changed else "stale_button"))
     await query.edit_message_text(
         context.text(update, "settings", member=member),
         reply_markup=_settings_markup(update, context, member),
@@ -65,8 +62,8 @@ async def change(update: Update, context: BotContext) -> None:
 
 
 async def forget(update: Update, context: BotContext) -> None:
-    async with context.db() as s:
-        member = await context.member(s, update)
+    member = await membership.me(context.club, actor(update))
+    context.remember_locale(member.locale)
     markup = keyboards.inline(
         [[(context.text(update, "buttons/forget_yes"), callbacks.FORGET.pack("yes")),
           (context.text(update, "buttons/forget_no"), callbacks.FORGET.pack("no"))]]

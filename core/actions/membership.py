@@ -36,6 +36,13 @@ async def member_of(session: AsyncSession, actor: Actor) -> Member:
     return member
 
 
+async def me(club: Club, actor: Actor) -> Member:
+    """The member acting, for a screen that shows who they are (the settings, the profile, the
+    card, /forget's question); like every member's action it marks them reachable again."""
+    async with transaction(club.sessions) as session:
+        return await member_of(session, actor)
+
+
 async def erase(club: Club, actor: Actor, member_query: str) -> Erased:
     """``/erase``: an administrator erases a member's personal data, audited.
 

@@ -1,5 +1,5 @@
-"""Rewards changing hands: a member redeems, cancels a code or enters a lottery; staff hand a
-reward over (``/confirm``, audited).
+"""Rewards changing hands: a member looks through the catalogue, redeems, sees and cancels their
+codes or enters a lottery; staff hand a reward over (``/confirm``, audited).
 
 A member's own action finds its member by the actor (:func:`core.actions.membership.member_of`),
 so a face passes who pressed, never a member id it could get wrong.
@@ -8,13 +8,15 @@ so a face passes who pressed, never a member id it could get wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from core import allocation, audit, members, redemptions, rewards
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
 from core.db import transaction
-from core.models import Member, Redemption, Reward
+from core.errors import RewardUnavailable
+from core.models import Member, Redemption, Reward, utcnow
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,62 @@ class Cancelled:
 class Entered:
     member: Member
     reward: Reward
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The open rewards the member's tier may see, cheapest first."""
+
+    member: Member
+    rewards: list[Reward]
+
+
+@dataclass(frozen=True)
+class Offered:
+    """One reward the member may ask for; ``entered``: they are in its lottery already."""
+
+    member: Member
+    reward: Reward
+    entered: bool
+
+
+@dataclass(frozen=True)
+class Codes:
+    """The member's open codes, oldest first, each with its reward's title."""
+
+    member: Member
+    codes: list[tuple[Redemption, str]]
+
+
+async def catalogue(club: Club, actor: Actor, now: datetime | None = None) -> Catalogue:
+    """The rewards open now for the member's tier (:func:`core.rewards.visible_to`)."""
+    async with transaction(club.sessions) as session:
+        member = await member_of(session, actor)
+        offered = await rewards.visible_to(session, club.rules, member.tier, now or utcnow())
+    return Catalogue(member, offered)
+
+
+async def reward_details(
+    club: Club, actor: Actor, reward_id: int, now: datetime | None = None
+) -> Offered:
+    """One reward of the catalogue, looked up again: a reward closed since, or not for the
+    member's tier, is :class:`RewardUnavailable`, so an old button shows no more than the
+    catalogue would today."""
+    async with transaction(club.sessions) as session:
+        member = await member_of(session, actor)
+        reward = await rewards.get(session, reward_id)
+        if not rewards.offered_to(club.rules, reward, member.tier, now or utcnow()):
+            raise RewardUnavailable(reward_id=reward.id)
+        entered = await allocation.has_entered(session, member.id, reward.id)
+    return Offered(member, reward, entered)
+
+
+async def my_codes(club: Club, actor: Actor) -> Codes:
+    """``/myrewards``: the codes the member holds and has not used yet."""
+    async with transaction(club.sessions) as session:
+        member = await member_of(session, actor)
+        codes = await redemptions.open_with_titles(session, member.id)
+    return Codes(member, codes)
 
 
 async def redeem(club: Club, actor: Actor, reward_id: int, *, key: str) -> Handed:

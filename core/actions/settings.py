@@ -1,0 +1,41 @@
+"""``/settings``: a member changes how the club talks to them (language, offers, surveys, quiet
+hours). Each button writes at once; nothing here is audited, as before, since it is the member's
+own preference and changes nothing they own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core import members
+from core.actions.membership import member_of
+from core.audit import Actor
+from core.club import Club
+from core.db import transaction
+from core.models import Member
+
+SETTINGS = frozenset({"locale", "offers_enabled", "surveys_enabled", "quiet_start", "quiet_end"})
+
+
+@dataclass(frozen=True)
+class SettingsSaved:
+    """The member as now set; ``changed`` is false when there was nothing to change."""
+
+    member: Member
+    changed: bool
+
+
+async def change(club: Club, actor: Actor, changes: dict[str, object]) -> SettingsSaved:
+    """Apply ``changes`` (fields of :data:`SETTINGS`; none at all just reads the member).
+
+    Only the settings can change here, never the name or number a face might slip in: any other
+    field is a :class:`ValueError`, a bug in the face. Values are checked by
+    :func:`core.members.update_profile` (:class:`~core.errors.InvalidInput`).
+    """
+    unknown = set(changes) - SETTINGS
+    if unknown:
+        raise ValueError(f"not settings: {sorted(unknown)}")
+    async with transaction(club.sessions) as session:
+        member = await member_of(session, actor)
+        if changes:
+            member = await members.update_profile(session, member.id, **changes)
+    return SettingsSaved(member, bool(changes))
