@@ -9,11 +9,16 @@ What a message may name about its member (:class:`Recipient`) is read per batch 
 grouped queries, with the club's one definition of qualifying points (:mod:`core.tiers`) and of
 points expiring soon (:mod:`core.lots`). Turning those facts into words in the member's language is
 the face's (``variables``), as is the button under the message (``markup``).
+
+The job (:func:`launch_due`) runs each due campaign in a transaction of its own; the staff group's
+progress message for a run is read and remembered here too (:func:`progress_of`,
+:func:`remember_progress_message`), so the face that posts it holds no session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,12 +29,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import campaigns, messaging, outbox, segments
 from core.campaigns import CampaignStatus
+from core.club import Club
+from core.db import transaction
+from core.errors import BashgahError
 from core.lots import EXPIRING_SOON, expiring_per_member
 from core.models import Campaign, Member, PointsLot, Purchase
 from core.rules import Rules
 from core.tiers import qualifying_cutoff, qualifying_points_per_member
 
 BATCH = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,69 @@ class Run:
     written: int
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How a campaign's messages stand, for its progress message in the staff group."""
+
+    campaign: Campaign
+    counts: dict[str, int]  # deliveries by status
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to send: the progress message becomes the summary."""
+        return not self.counts.get("pending") and not self.counts.get("sending")
+
+
 Variables = Callable[[Recipient], dict[str, object]]
 Markup = Callable[[Campaign], dict[str, Any] | None]
+
+
+async def launch_due(
+    club: Club, now: datetime, *, variables: Variables, markup: Markup
+) -> AsyncIterator[Run]:
+    """The job: run every campaign whose time has come, yielding each run once it is committed.
+
+    Each run is a transaction of its own (:func:`launch`), so the face can post its progress
+    between them. A campaign that cannot run (a :class:`~core.errors.BashgahError`, such as a
+    template that fails) is logged and skipped; the others still run.
+    """
+    async with transaction(club.sessions) as session:
+        due = [c.id for c in await campaigns.due(session, now)]
+    for campaign_id in due:
+        try:
+            done = await launch(club, campaign_id, now, variables=variables, markup=markup)
+        except BashgahError:
+            log.warning("campaign %s could not run", campaign_id, exc_info=True)
+            continue
+        if done is not None:
+            yield done
+
+
+async def launch(
+    club: Club, campaign_id: int, now: datetime, *, variables: Variables, markup: Markup
+) -> Run | None:
+    """:func:`run` in a transaction of its own, its days counted in the club's time zone."""
+    async with transaction(club.sessions) as session:
+        return await run(
+            session, club.rules, campaign_id, now, club.settings.tz,
+            variables=variables, markup=markup,
+        )  # fmt: skip
+
+
+async def progress_of(club: Club, campaign_id: int) -> Progress:
+    """The campaign and its deliveries by status, read together."""
+    async with transaction(club.sessions) as session:
+        campaign = await campaigns.get(session, campaign_id)
+        return Progress(campaign, await outbox.counts(session, campaign_id))
+
+
+async def remember_progress_message(
+    club: Club, campaign_id: int, chat_id: int, message_id: int
+) -> None:
+    """Where the campaign's progress message was posted, so later batches edit it."""
+    async with transaction(club.sessions) as session:
+        campaign = await campaigns.get(session, campaign_id)
+        campaign.progress_chat_id, campaign.progress_message_id = chat_id, message_id
 
 
 async def run(

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.club import Club
+from core.db import transaction
 from core.models import Member, MemberStatus
 
 
@@ -46,6 +48,13 @@ async def mark_blocked(session: AsyncSession, member_id: int) -> None:
         .values(status=MemberStatus.BLOCKED)
         .execution_options(synchronize_session=False)
     )
+
+
+async def refused(club: Club, member_id: int) -> None:
+    """A direct notice met Telegram's 403 after its action committed: :func:`mark_blocked`, in a
+    transaction of its own, so the staff action it followed stands whatever happens here."""
+    async with transaction(club.sessions) as session:
+        await mark_blocked(session, member_id)
 
 
 def came_back(member: Member) -> None:

@@ -1,11 +1,11 @@
 """The survey sweep: due survey invites become outbox messages, driven by the database.
 
-Each run writes NPS invites for the members whose period has come (at most once an hour once
-they are all written, as that pass reads every member), then turns due invites into outbox rows
-with the scale as buttons, each waiting for the end of the member's quiet hours, and marks the
-invites sent in the same transaction. A crash before the commit leaves the invites pending for the
-next run; after it, the dedupe key ``survey:<invite>`` keeps a second run from writing them again.
-The outbox sender sends them; nothing here talks to Telegram.
+Each run (:func:`core.sweeps.run_surveys`) writes NPS invites for the members whose period has
+come (at most once an hour once they are all written, as that pass reads every member), then turns
+due invites into outbox rows with the scale as buttons, each waiting for the end of the member's
+quiet hours, and marks the invites sent in the same transaction. A crash before the commit leaves
+the invites pending for the next run; after it, the dedupe key ``survey:<invite>`` keeps a second
+run from writing them again. The outbox sender sends them; nothing here talks to Telegram.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from telegram import InlineKeyboardMarkup
 from bot import callbacks, keyboards
 from bot.context import BotContext
 from bot.i18n import Translator
-from core import surveys
+from core import surveys, sweeps
 from core.digits import format_number
 from core.models import Member, SurveyInvite, SurveyKind, utcnow
 from core.rules import Rules
@@ -35,16 +35,13 @@ async def sweep(context: BotContext, now: datetime | None = None) -> None:
     now = now or utcnow()
     rules = context.club.rules
     next_nps = context.bot_data.get(_NPS_NEXT)
-    if next_nps is None or now >= next_nps:
-        async with context.db() as s:
-            written = await surveys.schedule_nps(s, rules, now)
+    swept = await sweeps.run_surveys(
+        context.club, now, nps=next_nps is None or now >= next_nps, limit=DUE_BATCH,
+        render=lambda invite, member: question(context.t, rules, invite, member),
+    )  # fmt: skip
+    if swept.nps_written is not None:
         # A full batch means more members wait: go on next run; else look again in an hour.
-        context.bot_data[_NPS_NEXT] = now if written >= surveys.NPS_BATCH else now + NPS_RECHECK
-    async with context.db() as s:
-        await surveys.queue_due(
-            s, rules, now, tz=context.t.tz, limit=DUE_BATCH,
-            render=lambda invite, member: question(context.t, rules, invite, member),
-        )  # fmt: skip
+        context.bot_data[_NPS_NEXT] = now if swept.more_nps else now + NPS_RECHECK
 
 
 def scale_markup(invite_id: int, kind: SurveyKind | str, locale: str) -> InlineKeyboardMarkup:

@@ -13,6 +13,7 @@ The texts are the face's: it passes ``render(key, member, **values)``, which ren
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,8 +25,10 @@ from core.audit import Actor
 from core.club import Club
 from core.codes import format_redemption_code
 from core.db import transaction
+from core.errors import BashgahError
 from core.models import Draw, Member, Reward, utcnow
 
+log = logging.getLogger(__name__)
 KIND = "notice"  # not an offer: it counts against no member's weekly cap
 WON, NOT_WON, DRAWN = "notify/won", "notify/not_won", "staff/drawn"  # the templates
 
@@ -75,6 +78,24 @@ async def run_draw(
             notices.append(_Notice.to(member, "not_won", render(NOT_WON, member, reward=reward)))
         written = [await _write(session, record, notice, now) for notice in notices]
     return Drawn(reward, record, winners, sum(written))
+
+
+async def draw_due(club: Club, *, render: Render) -> list[Drawn]:
+    """The job: draw every lottery whose deadline has passed, as :data:`core.audit.SYSTEM`.
+
+    Each draw is its own transaction (:func:`run_draw`), so one that fails rolls back alone. One
+    drawn by hand meanwhile, or withdrawn, raises a :class:`~core.errors.BashgahError`: it is
+    logged and skipped, and the sweep goes on.
+    """
+    async with transaction(club.sessions) as session:
+        due = [r.id for r in await allocation.due_lotteries(session, utcnow())]
+    drawn = []
+    for reward_id in due:
+        try:
+            drawn.append(await run_draw(club, audit.SYSTEM, reward_id, seed=None, render=render))
+        except BashgahError:
+            log.info("lottery %s was not drawn by the sweep", reward_id, exc_info=True)
+    return drawn
 
 
 @dataclass(frozen=True)
