@@ -1,14 +1,13 @@
-"""The handler's context: the club, one transaction per update, replies in the member's language.
+"""The handler's context: the club, the actor's language, and replies rendered in it.
 
 python-telegram-bot has no middleware; a ``CallbackContext`` subclass (PTB's ``ContextTypes``)
-gives every handler the same three things: ``context.db()`` for one unit of work, the member's
+gives every handler the same things: ``context.club`` to pass to the one core action it calls
+(the action opens its own transaction: a handler never holds a database session), the member's
 locale, and ``context.say()`` to answer with a rendered template.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Chat, InputFile, Update
@@ -18,12 +17,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.group_replies import Answer, GroupReplies
 from bot.i18n import Translator
-from core.actions import membership
-from core.audit import Actor
 from core.club import Club
-from core.db import Session, transaction
-from core.errors import NotJoined
-from core.models import Member
 
 CLUB_KEY = "club"
 TRANSLATOR_KEY = "translator"
@@ -40,12 +34,6 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     def t(self) -> Translator:
         return self.bot_data[TRANSLATOR_KEY]
 
-    @asynccontextmanager
-    async def db(self) -> AsyncIterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        async with transaction(self.club.sessions) as session:
-            yield session
-
     def locale(self, update: Update | None) -> str:
         """The member's chosen language if known, else Telegram's, else the club default."""
         user_data = self.user_data
@@ -57,15 +45,6 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     def remember_locale(self, locale: str) -> None:
         if self.user_data is not None:
             self.user_data[LOCALE_KEY] = locale
-
-    async def member(self, session: Session, update: Update) -> Member:
-        """The member behind this update, or :class:`NotJoined`."""
-        user = update.effective_user
-        if user is None:
-            raise NotJoined()
-        member = await membership.member_of(session, Actor(user.id, user.full_name))
-        self.remember_locale(member.locale)
-        return member
 
     def text(self, update: Update | None, key: str, /, **values: Any) -> str:
         return self.t(self.locale(update), key, **values)

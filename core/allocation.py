@@ -89,7 +89,7 @@ async def enter_lottery(
         raise InvalidInput("not_lottery", str(reward_id))
     if await _draw_of(session, reward_id) is not None:
         raise AlreadyDrawn(reward_id=reward_id)
-    if not rewards.is_open(reward, now) or not rewards.tier_allows(rules, reward, member.tier):
+    if not rewards.offered_to(rules, reward, member.tier, now):
         raise RewardUnavailable(reward_id=reward_id)
     earlier = await _entry(session, reward_id, member_id)
     if earlier is not None:

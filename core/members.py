@@ -259,7 +259,7 @@ async def get(session: AsyncSession, member_id: int) -> Member:
     return member
 
 
-# The four-dimension profile of DESIGN.md, answered with buttons: engagement (preferred contact,
+# The four-dimension profile, answered with buttons: engagement (preferred contact,
 # how often offers are welcome), purchase behaviour (interests, several at once) and trust (what
 # matters most); the fourth, environment, is the typed city.
 PROFILE_SECTIONS: dict[str, tuple[str, ...]] = {

@@ -61,7 +61,7 @@ async def redeem(
     if member.status != MemberStatus.ACTIVE:
         raise MemberInactive(member_id=member_id)
     reward = await rewards.get(session, reward_id)
-    if not rewards.is_open(reward, now) or not rewards.tier_allows(rules, reward, member.tier):
+    if not rewards.offered_to(rules, reward, member.tier, now):
         raise RewardUnavailable(reward_id=reward_id)
     if reward.allocation != Allocation.FIRST_COME:  # a lottery or top-spender prize is drawn
         raise RewardUnavailable(reward_id=reward_id, allocation=reward.allocation)

@@ -335,13 +335,6 @@ async def _answer_of(session: AsyncSession, invite_id: int) -> SurveyAnswer | No
     return await session.scalar(select(SurveyAnswer).where(SurveyAnswer.invite_id == invite_id))
 
 
-async def get_answer(session: AsyncSession, answer_id: int) -> SurveyAnswer:
-    found = await session.get(SurveyAnswer, answer_id)
-    if found is None:
-        raise SurveyNotFound(answer_id=answer_id)
-    return found
-
-
 async def add_comment(
     session: AsyncSession, answer_id: int, member_id: int, text: str, now: datetime | None = None
 ) -> SurveyAnswer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,17 +86,19 @@ class _RefusingBot:
 
 
 @dataclass
+class _Club:
+    sessions: async_sessionmaker[AsyncSession]
+
+
+@dataclass
 class _Context:
     """What :func:`tell_member` uses of a handler's context."""
 
-    sessions: async_sessionmaker[AsyncSession]
+    club: _Club
     bot: _RefusingBot
 
     def t(self, locale: str, key: str, **values: Any) -> str:
         return key
-
-    def db(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return transaction(self.sessions)
 
 
 async def test_a_direct_notice_refused_with_403_marks_the_member_blocked(
@@ -107,7 +108,7 @@ async def test_a_direct_notice_refused_with_403_marks_the_member_blocked(
         member = await new_member(s, rules, now)
         erased = await new_member(s, rules, now, name="Gone")
         erased.status = MemberStatus.ERASED
-    context = _Context(sessions, _RefusingBot())
+    context = _Context(_Club(sessions), _RefusingBot())
 
     told = await tell_member(context, member, "any/key")  # type: ignore[arg-type]
     told_erased = await tell_member(context, erased, "any/key")  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""``/profile``: the four-dimension profile of DESIGN.md, filled in with buttons.
+"""``/profile``: the four-dimension profile (:data:`core.members.PROFILE_SECTIONS`), by buttons.
 
 Engagement (preferred contact, how often offers are welcome), environment (city), purchase
 behaviour (interests, several at once) and trust (what matters most). Choices are buttons that save

@@ -26,8 +26,7 @@ async def tell_member(context: BotContext, member: Member, key: str, **values: A
     try:
         await context.bot.send_message(member.telegram_id, text)
     except Forbidden:
-        async with context.db() as s:
-            await reachability.mark_blocked(s, member.id)
+        await reachability.refused(context.club, member.id)
         return False
     except TelegramError:
         log.warning("could not tell member %s about %s", member.id, key, exc_info=True)
