@@ -515,3 +515,41 @@ class ConversationState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A key a shop's system (its till, its web shop) calls the HTTP API with.
+
+    Only a SHA-256 of the key is kept: the key is shown once, when it is made, and a stolen copy
+    of the database calls nothing. ``prefix`` (the first characters) lets the owner tell keys
+    apart in ``bashgah api-key list``; ``name`` is the actor in the audit log.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    branch: Mapped[str] = mapped_column(String(32), default="main")
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiRequest(Base):
+    """A POST the API answered, by its ``Idempotency-Key``: a retry gets the same answer back.
+
+    ``fingerprint`` is a hash of the method, path and body; the same key with another request is
+    refused rather than answered with the first one's response.
+    """
+
+    __tablename__ = "api_requests"
+    __table_args__ = (UniqueConstraint("api_key_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    api_key_id: Mapped[int] = mapped_column(Id, ForeignKey("api_keys.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
