@@ -1,4 +1,5 @@
-"""The ``bashgah`` command: run the bot, try it offline, upgrade the database, check the rules."""
+"""The ``bashgah`` command: run the bot (and the HTTP API), try it offline, upgrade the database,
+check the rules, make and revoke API keys."""
 
 from __future__ import annotations
 
@@ -9,34 +10,50 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from bot.app import build_application, run_polling, running
+from bot.serving import listening_socket, run_polling_with_api
 from bot.shell import DEFAULT_STAFF_CHAT, STAFF, Driver, interactive_lines, play
 from bot.standin import BotApiStandin
 from bot.webhook import run_webhook
+from core import api_keys
+from core.club import Club
 from core.config import Settings
 from core.db import upgrade_url
-from core.errors import RulesError
+from core.errors import InvalidInput, RulesError
 from core.rules import load_rules
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+WEBHOOK_PORT = 8443
+KEY_ERRORS = {  # core.api_keys' reasons, as the owner at the terminal reads them
+    "api_key_name": f"an API key's name is 1 to {api_keys.MAX_NAME} characters",
+    "api_key_name_taken": "an API key named {name!r} exists already",
+    "api_key_unknown": "no API key is named {name!r}",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bashgah", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the bot (long polling, or a webhook)")
+    run = commands.add_parser(
+        "run", help="run the bot (long polling, or a webhook); with --port, the HTTP API beside"
+    )
     run.add_argument("--webhook-url", help="public HTTPS URL Telegram should post updates to")
     run.add_argument(
         "--webhook-secret",
         default=os.environ.get("BASHGAH_WEBHOOK_SECRET"),
         help="secret token Telegram sends with each update (default: BASHGAH_WEBHOOK_SECRET)",
     )
-    run.add_argument("--listen", default="127.0.0.1", help="address the webhook server binds")
-    run.add_argument("--port", type=int, default=8443, help="port the webhook server binds")
+    run.add_argument("--listen", default="127.0.0.1", help="address the HTTP server binds")
+    run.add_argument(
+        "--port",
+        type=int,
+        help=f"port of the webhook (default {WEBHOOK_PORT}); in polling mode, serve the HTTP API",
+    )
     shell = commands.add_parser("shell", help="chat with the bot offline, no token needed")
     shell.add_argument("--script", type=Path, help="play a scripted conversation and print it")
     db = commands.add_parser("db", help="database maintenance")
@@ -47,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_subparsers(dest="rules_command", required=True).add_parser(
         "check", help="validate the rules file (BASHGAH_RULES) and print it"
     )
+    keys = commands.add_parser("api-key", help="keys of the HTTP API").add_subparsers(
+        dest="key_command", required=True
+    )
+    create = keys.add_parser("create", help="make a key and print it, once")
+    create.add_argument("--name", required=True, help="who calls with it (the audit log's actor)")
+    create.add_argument("--branch", default=api_keys.DEFAULT_BRANCH, help="the branch it sells in")
+    keys.add_parser("list", help="the keys made (never the keys themselves)")
+    keys.add_parser("revoke", help="refuse a key from now on").add_argument("name")
     return parser
 
 
@@ -62,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "shell":
             lines = _script_lines(args.script) if args.script else None
             asyncio.run(_shell(settings, lines))
+        elif args.command == "api-key":
+            return asyncio.run(_api_key(settings, args))
         else:
             return _run(settings, args)
     except (RulesError, ValidationError) as exc:
@@ -81,12 +108,56 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     app = build_application(settings)
     if args.webhook_url:
-        serving = run_webhook(app, args.webhook_url, args.webhook_secret, args.listen, args.port)
+        port = WEBHOOK_PORT if args.port is None else args.port
+        serving = run_webhook(app, args.webhook_url, args.webhook_secret, args.listen, port)
+    elif args.port is not None:
+        try:
+            sock = listening_socket(args.listen, args.port)
+        except OSError as exc:
+            print(f"bashgah: cannot listen on {args.listen}:{args.port}: {exc}", file=sys.stderr)
+            return 1
+        serving = run_polling_with_api(app, sock)
     else:
         serving = run_polling(app)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serving)
     return 0
+
+
+async def _api_key(settings: Settings, args: argparse.Namespace) -> int:
+    """``bashgah api-key create|list|revoke`` over the club's database."""
+    club = await Club.open(settings)
+    try:
+        if args.key_command == "create":
+            made = await api_keys.create(club, args.name, branch=args.branch)
+            print(f"API key {made.key.name!r} (branch {made.key.branch}):")
+            print(made.secret)
+            print("Keep it safe: it is shown only now and will not be shown again.")
+        elif args.key_command == "list":
+            rows = [(k.name, k.branch, k.prefix + "…", _when(k.created_at), _when(k.revoked_at))
+                    for k in await api_keys.listing(club)]  # fmt: skip
+            _print_table(("name", "branch", "prefix", "created", "revoked"), rows)
+        else:
+            key = await api_keys.revoke(club, args.name)
+            print(f"API key {key.name!r} revoked ({_when(key.revoked_at)}).")
+    except InvalidInput as exc:
+        print(f"bashgah: {KEY_ERRORS[exc.reason].format(name=args.name)}", file=sys.stderr)
+        return 1
+    finally:
+        await club.close()
+    return 0
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "-"
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 def _script_lines(path: Path) -> list[str]:

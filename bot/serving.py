@@ -1,0 +1,95 @@
+"""``bashgah run --port``: the HTTP API (:func:`web.app.create_app`) served beside long polling.
+
+One process, one event loop, one open club: uvicorn runs as a task of the loop that polls
+Telegram, over the club :func:`bot.app.running` opened, so an API call and a staff command share
+the database pool and the rules. The command line binds the listening socket before the club
+opens, so a port already taken stops the start at once with its reason, not after the migrations
+with uvicorn's ``sys.exit``. uvicorn installs no signal handlers of its own here: the SIGINT and
+SIGTERM of :func:`bot.updates.stop_signal` stop polling and the server together, and if either
+ends on its own (a revoked token, a crash), the other is stopped too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from telegram.ext import Application
+
+from bot.app import running
+from bot.context import club_of
+from bot.updates import UpdateFlow, poll, stop_signal
+from core.club import Club
+from web.app import API_PREFIX, create_app
+
+log = logging.getLogger(__name__)
+
+# A till and a web shop make few connections; these bound what a flood of them can hold.
+MAX_CONNECTIONS = 256  # connections (or requests in progress) at once; past it, 503 at once
+KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
+MAX_HEADER_BYTES = 16 * 1024  # a request whose head is still incomplete past this gets 400
+BACKLOG = 128  # connections the kernel queues before they are accepted
+SHUTDOWN_SECONDS = 10  # how long requests in progress may take to end when the bot stops
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn, stopped by the bot's stop event rather than by signal handlers of its own."""
+
+    def __init__(self, config: uvicorn.Config, stop: asyncio.Event) -> None:
+        super().__init__(config)
+        self._stop = stop
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # stop_signal() already has SIGINT and SIGTERM for polling and the server alike
+
+    async def on_tick(self, counter: int) -> bool:
+        return self._stop.is_set() or await super().on_tick(counter)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The API's socket, bound and listening (an ``OSError`` says why not)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+
+
+def api_server(club: Club, stop: asyncio.Event) -> uvicorn.Server:
+    """uvicorn over the API of ``club``, with its limits, no access log (the audit log says what
+    changed), and the process's own logging rather than uvicorn's."""
+    config = uvicorn.Config(
+        create_app(club),
+        http="h11",  # the protocol whose header limit is set below
+        ws="none",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        limit_concurrency=MAX_CONNECTIONS,
+        backlog=BACKLOG,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
+    )
+    return _ApiServer(config, stop)
+
+
+async def run_polling_with_api(app: Application, sock: socket.socket) -> None:
+    """Long polling and the HTTP API on ``sock`` (:func:`listening_socket`) until SIGINT or
+    SIGTERM, then a clean stop of both (updates and requests in flight end) before the club
+    closes."""
+    with sock:
+        stop = stop_signal()
+        async with running(app, background_work=True):
+            server = api_server(club_of(app), stop)
+            serving = asyncio.create_task(server.serve(sockets=[sock]), name="http api")
+            serving.add_done_callback(lambda _: stop.set())
+            host, port = sock.getsockname()[:2]
+            log.info("the HTTP API is on http://%s:%d%s/docs", host, port, API_PREFIX)
+            try:
+                await poll(app, UpdateFlow(app), stop)
+            finally:
+                stop.set()
+                await serving
