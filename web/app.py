@@ -1,16 +1,27 @@
 """The HTTP API's application: ``create_app(club)`` gives an ASGI app for uvicorn.
 
 Every endpoint lives under ``/api/v1``, with its OpenAPI document at ``/api/v1/openapi.json`` and
-readable docs at ``/api/v1/docs``.
+readable docs at ``/api/v1/docs``. Every failure, ours or the framework's, is answered as
+``application/problem+json`` (:mod:`web.problems`) in the club's language.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from core.club import Club
+from core.errors import BashgahError
+from web.limits import RateLimiter
+from web.problems import Refused, of_error, problem
+from web.routes import router
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
 
 
 def create_app(club: Club) -> FastAPI:
@@ -23,4 +34,39 @@ def create_app(club: Club) -> FastAPI:
         redoc_url=None,
     )
     app.state.club = club
+    app.state.limiter = RateLimiter()
+    app.include_router(router, prefix=API_PREFIX)
+    _answer_failures(app, club.settings.locale)
     return app
+
+
+def _answer_failures(app: FastAPI, locale: str) -> None:
+    """Every way a request can fail, as a problem document."""
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, error: Refused) -> JSONResponse:
+        return problem(locale, error.status, error.code, error.values, headers=error.headers)
+
+    @app.exception_handler(BashgahError)
+    async def domain(_: Request, error: BashgahError) -> JSONResponse:
+        return of_error(locale, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        fields = [
+            {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"],
+             "type": e["type"]}
+            for e in error.errors()
+        ]  # fmt: skip
+        return problem(locale, 422, "invalid_request", extra={"errors": fields})
+
+    @app.exception_handler(HTTPException)
+    async def framework(_: Request, error: HTTPException) -> JSONResponse:
+        code = "not_found" if error.status_code == 404 else "request_refused"
+        values = {"http": error.status_code}
+        return problem(locale, error.status_code, code, values, headers=error.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=error)
+        return problem(locale, 500, "unexpected")

@@ -1,0 +1,128 @@
+"""The endpoints under ``/api/v1``: each calls the core action the staff command calls.
+
+Members are not told here yet: the chat tells them after the commit (``bot.notifications``), and
+web does not import bot.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from core.actions import catalogue, purchases, redemptions, reports
+from core.api_keys import actor_of
+from core.club import Club
+from core.models import ApiKey
+from web.auth import caller
+from web.idempotency import idempotency_key, once
+from web.schemas import (
+    ConfirmedOut,
+    HeldOut,
+    MemberOut,
+    PurchaseIn,
+    PurchaseOut,
+    RefundOut,
+    RewardOut,
+)
+
+Caller = Annotated[ApiKey, Depends(caller)]
+IdemKey = Annotated[str, Depends(idempotency_key)]
+
+router = APIRouter()
+
+
+def _club(request: Request) -> Club:
+    return request.app.state.club
+
+
+@router.get("/members/{ref}", response_model=MemberOut, tags=["members"])
+async def member(request: Request, key: Caller, ref: str) -> MemberOut:
+    """A member by phone or number: tier, balance and the points still waiting."""
+    summary = await reports.member_file(_club(request), actor_of(key), ref)
+    found = summary.member
+    return MemberOut(
+        number=found.id, name=found.name, tier=found.tier, balance=found.balance,
+        pending_points=summary.pending.points, phone_verified=found.phone_verified,
+    )  # fmt: skip
+
+
+@router.post(
+    "/purchases",
+    status_code=201,
+    response_model=PurchaseOut,
+    responses={202: {"model": HeldOut, "description": "Held for the staff group to confirm."}},
+    tags=["purchases"],
+)
+async def purchase(
+    request: Request, key: Caller, idem_key: IdemKey, body: PurchaseIn
+) -> JSONResponse:
+    """Record a purchase (``/purchase``): its points now, or after the return window."""
+
+    async def act(action_key: str) -> tuple[int, PurchaseOut | HeldOut]:
+        outcome = await purchases.purchase(
+            _club(request), actor_of(key), body.member, body.amount,
+            reference=body.reference, key=action_key,
+        )  # fmt: skip
+        if isinstance(outcome, purchases.Held):
+            held = outcome.held
+            return 202, HeldOut(
+                reference=held.reference, member=held.member_id, amount=held.amount,
+                reasons=list(outcome.reasons), confirmation=outcome.request.id,
+            )  # fmt: skip
+        result = outcome.result
+        return 201, PurchaseOut(
+            reference=result.purchase.reference, member=outcome.member.id,
+            amount=result.purchase.amount, points=result.points, balance=result.balance,
+            pending=result.pending, available_at=result.purchase.available_at,
+        )  # fmt: skip
+
+    return await once(request, key, idem_key, body, act)
+
+
+@router.post("/purchases/{reference}/refund", response_model=RefundOut, tags=["purchases"])
+async def refund(request: Request, key: Caller, idem_key: IdemKey, reference: str) -> JSONResponse:
+    """Refund a purchase (``/refund``): its points back, a referrer's bonus clawed back."""
+
+    async def act(_: str) -> tuple[int, RefundOut]:
+        refunded = await purchases.refund(_club(request), actor_of(key), reference)
+        result = refunded.result
+        return 200, RefundOut(
+            reference=result.purchase.reference, member=refunded.member.id,
+            reversed=result.reversed, unrecovered=result.unrecovered, balance=result.balance,
+        )  # fmt: skip
+
+    return await once(request, key, idem_key, None, act)
+
+
+@router.post("/redemptions/{code}/confirm", response_model=ConfirmedOut, tags=["redemptions"])
+async def confirm(request: Request, key: Caller, idem_key: IdemKey, code: str) -> JSONResponse:
+    """Hand a reward over (``/confirm``): the member's code, once."""
+
+    async def act(_: str) -> tuple[int, ConfirmedOut]:
+        handed = await redemptions.confirm(_club(request), actor_of(key), code)
+        return 200, ConfirmedOut(
+            code=handed.redemption.code, member=handed.member.id,
+            reward_id=handed.reward.id, reward=handed.reward.title,
+        )  # fmt: skip
+
+    return await once(request, key, idem_key, None, act)
+
+
+@router.get("/rewards", response_model=list[RewardOut], tags=["rewards"])
+async def rewards(request: Request, key: Caller) -> list[RewardOut]:
+    """The whole catalogue (``/rewards_admin``), offered rewards first."""
+    listed = await catalogue.catalogue(_club(request), actor_of(key))
+    return [
+        RewardOut(
+            id=r.id,
+            title=r.title,
+            cost=r.cost,
+            stock=r.stock,
+            active=r.active,
+            ends_at=r.ends_at,
+            open_codes=listed.open_codes.get(r.id, 0),
+        )
+        for r in listed.rewards
+    ]
