@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from core import api_keys, rewards
@@ -30,6 +32,7 @@ class Api:
     """A client of the API with a live key, over the club the test looks into."""
 
     club: Club
+    app: FastAPI
     http: httpx.AsyncClient
     key: api_keys.NewKey
 
@@ -40,16 +43,31 @@ class Api:
         return await self.http.post(path, json=body, headers=headers)
 
 
+@asynccontextmanager
+async def http_client(
+    app: FastAPI, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP through the ASGI app, as the till would call it."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url=f"http://till{API_PREFIX}", headers=headers
+    ) as http:
+        yield http
+
+
+@asynccontextmanager
+async def connected(club: Club) -> AsyncIterator[Api]:
+    """The API over ``club`` and a client holding the key ``till-1``."""
+    made = await api_keys.create(club, "till-1")
+    app = create_app(club)
+    async with http_client(app, {"Authorization": f"Bearer {made.secret}"}) as http:
+        yield Api(club, app, http, made)
+
+
 @pytest.fixture
 async def api(club: Club) -> AsyncIterator[Api]:
-    made = await api_keys.create(club, "till-1")
-    transport = httpx.ASGITransport(app=create_app(club))
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url=f"http://till{API_PREFIX}",
-        headers={"Authorization": f"Bearer {made.secret}"},
-    ) as http:
-        yield Api(club, http, made)
+    async with connected(club) as api:
+        yield api
 
 
 async def a_member(club: Club, points: int = 0, **fields: Any) -> Member:
