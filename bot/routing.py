@@ -93,6 +93,7 @@ STAFF_COMMANDS = (
     ("reward_stock", staff_rewards.restock),
     ("reward_off", staff_rewards.withdraw),
     ("draw", staff_rewards.run_draw),
+    ("member_add", staff_members.member_add),
     ("erase", staff_members.erase),
     ("segment", staff_campaigns.segment_preview),
     ("campaigns", staff_campaigns.list_campaigns),

@@ -10,12 +10,19 @@ the number from anyone else who holds it: they lose it, the move is audited, and
 with them (staff are told, and move anything only after looking into it). A typed number is
 attached only while nobody holds it; otherwise it is left unattached *without saying so*, so the
 answer to a typist is the same for a member's number and a free one and nothing leaks.
+
+A member may also be registered at the till (:func:`register`): a phone, no Telegram id, points
+from the first purchase. Such a number is unverified (nobody proved it), but it is the customer's
+own, so when its owner joins in Telegram and shares it with the contact button they *become* that
+member (:func:`join` claims the row: points, lots, purchases and history stay where they are). A
+typed number claims nothing; it is treated like any other held number.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -55,7 +62,8 @@ class PhoneClaim:
 @dataclass(frozen=True)
 class JoinResult:
     """``returning``: the Telegram id or verified phone was a forgotten member's, so no bonus and
-    no referral; ``displaced``: the member whose unverified number this verified newcomer took."""
+    no referral; ``displaced``: the member whose unverified number this verified newcomer took;
+    ``claimed``: the verified number was a till member's, and the newcomer became that member."""
 
     member: Member
     created: bool
@@ -63,6 +71,7 @@ class JoinResult:
     referral: Referral | None = None
     returning: bool = False
     displaced: Member | None = None
+    claimed: bool = False
 
 
 async def join(
@@ -86,15 +95,22 @@ async def join(
     evidence counts against a newcomer: a forgotten Telegram id or verified phone makes them a
     returning person (no welcome bonus, no referral), and a verified phone equal to the referrer's
     is a self-referral. A typed number does neither, or the answer would tell a stranger whose
-    number it is.
+    number it is. A verified phone of a till member (:func:`register`) makes the newcomer that
+    member (``claimed``), even in a club by invitation: they are a member already.
     """
     now = now or utcnow()
     existing = await by_telegram_id(session, telegram_id)
     if existing is not None:
         return JoinResult(existing, created=False)
-    referrer = await referrals.find_referrer(session, referral_code)
     normalized_phone = normalize_phone(phone) if phone else None
     verified_phone = normalized_phone if phone_verified else None
+    registered = await _registered_at_till(session, verified_phone) if verified_phone else None
+    if registered is not None:
+        return await _claim_registered(
+            session, registered, telegram_id=telegram_id, name=name, birthday=birthday,
+            locale=locale, username=username, now=now,
+        )  # fmt: skip
+    referrer = await referrals.find_referrer(session, referral_code)
     if referrer is not None and verified_phone and referrer.phone == verified_phone:
         referrer, attribution = None, Attribution.SELF
     elif referrer is not None:
@@ -107,27 +123,14 @@ async def join(
         session, telegram_id=telegram_id, verified_phone=verified_phone
     )
 
-    member = Member(
-        telegram_id=telegram_id,
-        username=_clean_username(username),
-        name=clean_name(name),
-        birthday=birthday,
-        locale=_check_locale(locale),
-        joined_at=now,
-        tier=rules.base_tier,
-        referral_code=new_code(8),
-        profile={},
-    )
-    try:
-        async with session.begin_nested():
-            session.add(member)
-            await session.flush()
-    except IntegrityError:
-        # The same person pressed /start twice at once; the other update created them.
-        existing = await by_telegram_id(session, telegram_id)
-        if existing is None:
-            raise
-        return JoinResult(existing, created=False)
+    member = _new_member(
+        rules, telegram_id=telegram_id, username=_clean_username(username),
+        name=clean_name(name), birthday=birthday, locale=locale, now=now,
+    )  # fmt: skip
+    # The same person pressed /start twice at once: the other update created them.
+    stored = await _insert_or_find(session, member, lambda: by_telegram_id(session, telegram_id))
+    if stored is not member:
+        return JoinResult(stored, created=False)
     claim = PhoneClaim(attached=False)
     if normalized_phone:
         claim = await claim_phone(
@@ -142,6 +145,135 @@ async def join(
         member, created=True, attribution=attribution, referral=referral,
         returning=returning, displaced=claim.displaced,
     )  # fmt: skip
+
+
+async def register(
+    session: AsyncSession,
+    rules: Rules,
+    *,
+    phone: str,
+    name: str | None = None,
+    birthday: date | None = None,
+    locale: str = DEFAULT_LOCALE,
+    now: datetime | None = None,
+) -> tuple[Member, bool]:
+    """A member without Telegram, registered at the till by phone; ``(member, created)``.
+
+    Idempotent on the number: whoever holds it already (a till member, or a Telegram member who
+    typed or verified it) is returned unchanged with ``created`` False, as staff would find them
+    by that phone anyway. The number is stored unverified: nobody proved it, and the owner's
+    contact button later claims the row (:func:`join`). The club's mode does not apply: staff
+    registering a customer is how a club by invitation invites them.
+    """
+    normalized = normalize_phone(phone)
+    cleaned = clean_name(name) if name is not None else None
+    existing = await by_phone(session, normalized)
+    if existing is not None:
+        return existing, False
+    member = _new_member(
+        rules, telegram_id=None, username=None, name=cleaned, birthday=birthday, locale=locale,
+        now=now or utcnow(),
+    )  # fmt: skip
+    member.phone = normalized
+    # Two tills registering the same number at once: the unique phone keeps one member.
+    stored = await _insert_or_find(session, member, lambda: by_phone(session, normalized))
+    return stored, stored is member
+
+
+def _new_member(
+    rules: Rules,
+    *,
+    telegram_id: int | None,
+    username: str | None,
+    name: str | None,
+    birthday: date | None,
+    locale: str,
+    now: datetime,
+) -> Member:
+    return Member(
+        telegram_id=telegram_id,
+        username=username,
+        name=name,
+        birthday=birthday,
+        locale=_check_locale(locale),
+        joined_at=now,
+        tier=rules.base_tier,
+        referral_code=new_code(8),
+        profile={},
+    )
+
+
+async def _insert_or_find(
+    session: AsyncSession, member: Member, find: Callable[[], Awaitable[Member | None]]
+) -> Member:
+    """Add ``member`` in a savepoint; if a concurrent insert won a unique index first, the member
+    that one made (``find``), else the error stands."""
+    try:
+        async with session.begin_nested():
+            session.add(member)
+            await session.flush()
+    except IntegrityError:
+        existing = await find()
+        if existing is None:
+            raise
+        return existing
+    return member
+
+
+async def _registered_at_till(session: AsyncSession, phone: str) -> Member | None:
+    """The till member (no Telegram id) holding ``phone``, locked against a concurrent claim."""
+    return await session.scalar(
+        select(Member)
+        .where(
+            Member.phone == phone,
+            Member.telegram_id.is_(None),
+            Member.status != MemberStatus.ERASED,
+        )
+        .with_for_update()
+    )
+
+
+async def _claim_registered(
+    session: AsyncSession,
+    member: Member,
+    *,
+    telegram_id: int,
+    name: str,
+    birthday: date | None,
+    locale: str,
+    username: str | None,
+    now: datetime,
+) -> JoinResult:
+    """The owner of a till member's number verified it: the newcomer *is* that member.
+
+    The row gets the Telegram id, the verified mark, the newcomer's language and username, and the
+    name and birthday only where the till left them empty (staff asked the customer in person).
+    No welcome bonus or referral: they were a member already. Audited as the person's own doing.
+    """
+    values = {
+        "telegram_id": telegram_id,
+        "username": _clean_username(username),
+        "locale": _check_locale(locale),
+        "phone_verified": True,
+        "name": member.name or clean_name(name),
+        "birthday": member.birthday or birthday,
+    }
+    try:
+        async with session.begin_nested():
+            await session.execute(update(Member).where(Member.id == member.id).values(**values))
+    except IntegrityError:
+        # The same person pressed /start twice at once; the other update claimed the row.
+        existing = await by_telegram_id(session, telegram_id)
+        if existing is None:
+            raise
+        return JoinResult(existing, created=False)
+    await session.refresh(member)
+    await audit.record(
+        session, audit.Actor(telegram_id, member.name), action="member_claimed",
+        member_id=member.id, before={"telegram": False, "phone_verified": False},
+        after={"telegram": True, "phone_verified": True}, now=now,
+    )  # fmt: skip
+    return JoinResult(member, created=False, claimed=True)
 
 
 async def claim_phone(

@@ -1,4 +1,6 @@
-"""``/erase <member>``: an administrator erases a member's personal data (the ledger stays)."""
+"""Staff commands about who is a member: ``/member_add <phone> [name]`` registers a customer
+without Telegram at the till, and ``/erase <member>`` lets an administrator erase a member's
+personal data (the ledger stays)."""
 
 from __future__ import annotations
 
@@ -6,8 +8,20 @@ from telegram import Update
 
 from bot.context import BotContext
 from bot.staff_access import actor, staff_only
-from bot.staff_args import shape
-from core.actions import membership
+from bot.staff_args import member_and_rest, shape
+from core.actions import joining, membership
+
+
+@staff_only()
+async def member_add(update: Update, context: BotContext) -> None:
+    """/member_add <phone> [name…]: the phone may be typed in groups (:mod:`bot.staff_args`), the
+    rest is the name. The member earns from the next purchase; their contact button claims it."""
+    phone, name = member_and_rest("member_add", context.args)
+    registered = await joining.register(
+        context.club, actor(update), phone=phone, name=" ".join(name) or None
+    )
+    answer = "staff/member_added" if registered.created else "staff/member_exists"
+    await context.say(update, answer, member=registered.member)
 
 
 @staff_only(admin=True)

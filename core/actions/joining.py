@@ -6,6 +6,12 @@ a repeated last answer or a retried update returns the member already made. A ve
 taken from anyone who merely typed it (:func:`core.members.claim_phone`, which audits the move as
 the club's rules' own doing); the outcome names who lost it, so the face can tell the staff group.
 A typed number is attached only if free, and no outcome says which, so nothing leaks to a typist.
+
+Staff (or the till, through the API) register a customer without Telegram by phone
+(:func:`register`); when that customer joins and shares the same number with the contact button,
+they become that member, points and history intact (``Joined.claimed``). A member who joined
+without the number and verifies it later in /profile takes the number as from anyone else (the
+till member keeps their points, staff are told): two ledgers are never merged.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from core import members, referrals
+from core import audit, members, referrals
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
@@ -35,12 +41,22 @@ class Invitation:
 @dataclass(frozen=True)
 class Joined:
     """``bonus``: the welcome points a referral brought (0 without one); ``displaced``: the member
-    whose number this verified newcomer took."""
+    whose number this verified newcomer took; ``claimed``: the newcomer became the member the till
+    had registered with this verified number."""
 
     member: Member
     created: bool
     bonus: int
     displaced: Member | None
+    claimed: bool = False
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A member registered at the till; ``created`` False: the number was a member's already."""
+
+    member: Member
+    created: bool
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,33 @@ async def join(
             referral_code=referral_code,
         )  # fmt: skip
     bonus = club.rules.referral.welcome_bonus if result.referral else 0
-    return Joined(result.member, result.created, bonus, result.displaced)
+    return Joined(result.member, result.created, bonus, result.displaced, result.claimed)
+
+
+async def register(
+    club: Club, actor: Actor, *, phone: str, name: str | None = None, birthday: date | None = None
+) -> Registered:
+    """``/member_add`` or the till's ``POST /members``: a member by phone, without Telegram, who
+    earns from the first purchase (:func:`core.members.register`).
+
+    Staff may register in a club by invitation too: that is how it invites. Idempotent on the
+    number: an existing member is returned and nothing changes or is audited; a new one is audited
+    as ``member_add`` by the staff member or key (without the number).
+
+    :raises InvalidPhone: the phone is not a valid number.
+    :raises InvalidInput: the name is empty or too long.
+    """
+    async with transaction(club.sessions) as session:
+        member, created = await members.register(
+            session, club.rules, phone=phone, name=name, birthday=birthday,
+            locale=club.settings.locale,
+        )  # fmt: skip
+        if created:
+            await audit.record(
+                session, actor, action="member_add", member_id=member.id,
+                after={"named": member.name is not None, "birthday": birthday is not None},
+            )  # fmt: skip
+    return Registered(member, created)
 
 
 async def verify_phone(club: Club, actor: Actor, phone: str) -> PhoneVerified:
