@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import uvicorn
 from telegram.ext import Application
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.app import running
 from bot.context import club_of
@@ -29,11 +30,27 @@ from web.app import API_PREFIX, create_app
 log = logging.getLogger(__name__)
 
 # A till and a web shop make few connections; these bound what a flood of them can hold.
-MAX_CONNECTIONS = 256  # connections (or requests in progress) at once; past it, 503 at once
-KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
+MAX_CONNECTIONS = 2048  # connections (or requests in progress) at once; past it, 503 at once
+IDLE_SECONDS = 5  # a connection that sends nothing (new, or kept alive after a response) is closed
 MAX_HEADER_BYTES = 16 * 1024  # a request whose head is still incomplete past this gets 400
 BACKLOG = 128  # connections the kernel queues before they are accepted
 SHUTDOWN_SECONDS = 10  # how long requests in progress may take to end when the bot stops
+
+
+class _H11(H11Protocol):
+    """uvicorn's h11 protocol, which also closes a new connection that sends nothing.
+
+    uvicorn times out only a kept-alive connection idle after a response: silent sockets opened
+    by the thousand would stay for good, and past :data:`MAX_CONNECTIONS` leave every caller a 503.
+    A head trickled in a byte at a time is not timed out (uvicorn has no such timeout): the TLS
+    proxy in front bounds that.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
 
 
 class _ApiServer(uvicorn.Server):
@@ -62,14 +79,14 @@ def api_server(club: Club, stop: asyncio.Event) -> uvicorn.Server:
     changed), and the process's own logging rather than uvicorn's."""
     config = uvicorn.Config(
         create_app(club),
-        http="h11",  # the protocol whose header limit is set below
+        http=_H11,
         ws="none",
         log_config=None,
         access_log=False,
         server_header=False,
         limit_concurrency=MAX_CONNECTIONS,
         backlog=BACKLOG,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_keep_alive=IDLE_SECONDS,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )

@@ -2,7 +2,9 @@
 
 Long polling against the fake Bot API and uvicorn on a free loopback port, in one process over
 one club: a key made with ``bashgah api-key create`` records a purchase over real HTTP, and the
-member's ``/points`` in Telegram shows it. SIGTERM stops both, and the process exits 0.
+member's ``/points`` in Telegram shows it. SIGTERM stops both, and the process exits 0. A flood of
+silent connections and an endless request head hold nothing: the API keeps answering, and the
+server closes them.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.serving import IDLE_SECONDS, MAX_HEADER_BYTES
 from core import members
 from core.rules import Rules
 from tests.e2e.harness import (
@@ -32,6 +36,7 @@ from tests.e2e.harness import (
 
 SARA = Person(1001, "Sara", "Ahmadi")
 EXIT_SECONDS = 30.0  # a stop waits for the fake's long poll (10 s) to return
+SILENT_CONNECTIONS = 1100
 
 
 async def _seed(session: AsyncSession, rules: Rules) -> None:
@@ -103,3 +108,28 @@ def test_a_port_already_taken_stops_the_start_with_its_reason(
         assert bot.process is not None
         assert bot.process.wait(timeout=EXIT_SECONDS) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in bot.log()
+
+
+def test_silent_connections_and_endless_heads_do_not_starve_the_api(
+    bot_factory: Callable[..., BotProcess],
+) -> None:
+    port = free_port()
+    bot_factory("--listen", "127.0.0.1", "--port", str(port)).start()
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=10)
+              for _ in range(SILENT_CONNECTIONS)]  # fmt: skip
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=5.0) as api:
+            assert api.get("/openapi.json").status_code == 200
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as endless:
+            padding = "x" * (MAX_HEADER_BYTES + 1024)
+            endless.sendall(f"GET /api/v1/openapi.json HTTP/1.1\r\nX-Pad: {padding}".encode())
+            assert endless.recv(64).startswith(b"HTTP/1.1 400 ")
+
+        deadline = time.monotonic() + IDLE_SECONDS + 10
+        for sock in silent:
+            sock.settimeout(max(deadline - time.monotonic(), 0.1))
+            assert sock.recv(1) == b"", "the server closes a connection that sends nothing"
+    finally:
+        for sock in silent:
+            sock.close()
