@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from core.actions import catalogue, purchases, redemptions, reports
+from core.actions import catalogue, joining, purchases, redemptions, reports
 from core.api_keys import actor_of
 from core.club import Club
 from core.errors import InvalidInput
@@ -21,10 +21,12 @@ from web.idempotency import idempotency_key, once
 from web.schemas import (
     ConfirmedOut,
     HeldOut,
+    MemberIn,
     MemberOut,
     PurchaseIn,
     PurchaseOut,
     RefundOut,
+    RegisteredOut,
     RewardOut,
 )
 
@@ -47,6 +49,32 @@ async def member(request: Request, key: Caller, ref: str) -> MemberOut:
         number=found.id, name=found.name, tier=found.tier, balance=found.balance,
         pending_points=summary.pending.points, phone_verified=found.phone_verified,
     )  # fmt: skip
+
+
+@router.post(
+    "/members",
+    status_code=201,
+    response_model=RegisteredOut,
+    responses={200: {"model": RegisteredOut, "description": "The number was a member's already."}},
+    tags=["members"],
+)
+async def register(
+    request: Request, key: Caller, idem_key: IdemKey, body: MemberIn
+) -> JSONResponse:
+    """Register a customer by phone at the till (``/member_add``): they earn from the first sale,
+    and become the Telegram member who later shares this number with the contact button."""
+
+    async def act(_: str) -> tuple[int, RegisteredOut]:
+        registered = await joining.register(
+            _club(request), actor_of(key), phone=body.phone, name=body.name, birthday=body.birthday
+        )
+        found = registered.member
+        return 201 if registered.created else 200, RegisteredOut(
+            number=found.id, name=found.name, tier=found.tier, balance=found.balance,
+            phone_verified=found.phone_verified, created=registered.created,
+        )  # fmt: skip
+
+    return await once(request, key, idem_key, body, act)
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -26,6 +26,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class MemberIn(Strict):
+    phone: Annotated[
+        str,
+        Field(min_length=1, max_length=32, description="The customer's mobile, in any form."),
+    ]
+    name: Annotated[str | None, Field(max_length=128)] = None
+    birthday: date | None = Field(default=None, description="Gregorian, YYYY-MM-DD.")
+
+
 class PurchaseIn(Strict):
     member: MemberRef
     amount: Annotated[StrictInt, Field(gt=0, description="In Toman, a whole number.")]
@@ -46,6 +55,15 @@ class MemberOut(BaseModel):
     balance: int
     pending_points: int = Field(description="Waiting for the return window, not in the balance.")
     phone_verified: bool
+
+
+class RegisteredOut(BaseModel):
+    number: int
+    name: str | None
+    tier: str
+    balance: int
+    phone_verified: bool
+    created: bool = Field(description="False: the number was a member's already (200).")
 
 
 class PurchaseOut(BaseModel):
