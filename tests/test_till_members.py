@@ -8,6 +8,7 @@ nothing; an outsider registers nobody; the same number twice is one member.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -154,6 +155,38 @@ async def test_staff_register_in_a_club_by_invitation_and_the_owner_claims_witho
     )  # fmt: skip
 
 
+async def test_two_tills_registering_one_number_at_once_make_one_member(club: Club) -> None:
+    outcomes = await asyncio.gather(
+        joining.register(club, CASHIER, phone=NUMBER, name="Maryam"),
+        joining.register(club, Actor(2003, "Till 2"), phone="+98 912 123 4567"),
+    )
+
+    assert sorted(o.created for o in outcomes) == [False, True]
+    assert len({o.member.id for o in outcomes}) == 1
+    assert await _count(club, Member) == 1
+    assert len(await audit_entries(club, "member_add")) == 1
+
+
+async def test_the_same_contact_twice_at_once_claims_the_till_member_once(club: Club) -> None:
+    till = (await joining.register(club, CASHIER, phone=NUMBER)).member
+    await _buy(club, till, 100_000, "INV-1")
+
+    async def join() -> joining.Joined:
+        return await joining.join(
+            club, Actor(MEMBER["id"]), name="Sara", phone=NUMBER, phone_verified=True,
+            birthday=None, locale="fa", username=None, referral_code=None,
+        )  # fmt: skip
+
+    outcomes = await asyncio.gather(join(), join())
+
+    assert {o.member.id for o in outcomes} == {till.id}
+    assert sorted(o.claimed for o in outcomes) == [False, True]
+    assert not any(o.created for o in outcomes)
+    assert await _count(club, Member) == 1
+    assert (await reload_member(club.sessions, till.id)).balance == 100
+    assert len(await audit_entries(club, "member_claimed")) == 1
+
+
 # Through the staff group and the chat.
 
 
@@ -187,6 +220,20 @@ async def test_the_owners_contact_claims_the_till_member_with_points_and_history
     assert await audit_entries(bot.club, "phone_moved") == []
     history = plain((await bot.chat.send("/history"))[0].text)
     assert "۲۵۰" in history and "۴۰" in history
+
+
+async def test_a_staff_purchase_credits_a_till_member_and_tells_only_the_staff(
+    bot: BotHarness,
+) -> None:
+    _as_staff(bot)
+    await _staff_says(bot, "/member_add 09121234567 Maryam")
+
+    calls = await bot.chat.send("/purchase #1 250000 INV-9")
+
+    assert {c.params["chat_id"] for c in calls} == {STAFF_CHAT_ID}
+    assert "INV-9" in calls[0].text and "Maryam" in calls[0].text
+    [member] = await _members(bot)
+    assert member.balance == 250
 
 
 async def test_a_typed_number_claims_nothing_and_is_answered_as_any_typed_number(
