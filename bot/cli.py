@@ -33,6 +33,7 @@ KEY_ERRORS = {  # core.api_keys' reasons, as the owner at the terminal reads the
     "api_key_name": f"an API key's name is 1 to {api_keys.MAX_NAME} characters",
     "api_key_name_taken": "an API key named {name!r} exists already",
     "api_key_unknown": "no API key is named {name!r}",
+    "api_key_branch": f"a branch code is 1 to {api_keys.MAX_BRANCH} characters",
 }
 
 

@@ -24,6 +24,7 @@ from core.models import ApiKey, utcnow
 KEY_PREFIX = "bgh_"
 PREFIX_SHOWN = 12  # characters of a key ``bashgah api-key list`` shows to tell keys apart
 MAX_NAME = 64
+MAX_BRANCH = 32
 DEFAULT_BRANCH = "main"
 
 
@@ -49,6 +50,8 @@ async def create(club: Club, name: str, *, branch: str = DEFAULT_BRANCH) -> NewK
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise InvalidInput("api_key_name", name)
+    if not branch or len(branch) > MAX_BRANCH:
+        raise InvalidInput("api_key_branch", branch)
     secret = KEY_PREFIX + secrets.token_urlsafe(24)
     async with transaction(club.sessions) as session:
         if await session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:

@@ -61,3 +61,10 @@ async def test_a_key_acts_under_its_own_name_never_as_a_telegram_user(club: Club
     actor = api_keys.actor_of(made.key)
 
     assert actor.id < 0 and actor.name == "api:till-1"
+
+
+async def test_a_branch_code_longer_than_its_column_is_refused_on_every_engine(club: Club) -> None:
+    for branch in ("", "b" * (api_keys.MAX_BRANCH + 1)):
+        with pytest.raises(InvalidInput):
+            await api_keys.create(club, "till-1", branch=branch)
+    assert await api_keys.listing(club) == []
