@@ -25,6 +25,13 @@ SUFFIX = ".j2"
 PLAIN_TEXT = ("buttons/", "menus/", "labels/", "image/", "usage/")
 
 
+NOTHING = "—"  # what a missing value (a till member's name) reads as, never "None"
+
+
+def _shown(value: object) -> object:
+    return NOTHING if value is None else value
+
+
 class Translator:
     """Renders a message key in a locale; one Jinja2 environment per locale, built once."""
 
@@ -43,6 +50,7 @@ class Translator:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,  # templates ship with the bot: no disk check on every message
+            finalize=_shown,
         )
         env.filters["num"] = lambda n: format_number(int(n), locale)
         env.filters["jdate"] = lambda d: jalali.format_date(d, locale, self.tz)

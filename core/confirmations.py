@@ -57,12 +57,13 @@ def purchase_reasons(
 
     A member named by number or @username was picked by something Telegram or the club issued
     (their card, their account), so only a *phone* that nobody verified is in doubt: it may have
-    been typed by someone else at /start.
+    been typed by someone else at /start. A member registered at the till (no Telegram account)
+    got their number from staff, not from a stranger at /start: nothing to doubt there.
     """
     reasons = []
     if amount > rules.purchase.confirm_above:
         reasons.append(LARGE)
-    if named_by_phone and not member.phone_verified:
+    if named_by_phone and not member.phone_verified and member.telegram_id is not None:
         reasons.append(UNVERIFIED)
     return reasons
 

@@ -72,6 +72,14 @@ def clean_reference(reference: str) -> str:
     return cleaned
 
 
+def check_amount(rules: Rules, amount: int) -> None:
+    """A purchase amount in Toman: positive and within ``earn.max_purchase_amount``."""
+    if amount <= 0:
+        raise InvalidInput("not_positive", str(amount))
+    if amount > rules.earn.max_purchase_amount:
+        raise InvalidInput("too_large", str(amount))
+
+
 async def record(
     session: AsyncSession,
     rules: Rules,
@@ -91,10 +99,7 @@ async def record(
     now = now or utcnow()
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidInput("not_a_number", repr(amount))
-    if amount <= 0:
-        raise InvalidInput("not_positive", str(amount))
-    if amount > rules.earn.max_purchase_amount:
-        raise InvalidInput("too_large", str(amount))
+    check_amount(rules, amount)
     reference = clean_reference(reference) if reference else f"auto-{secrets.token_hex(8)}"
     member = await ledger.lock_member(session, member_id)
     if member.status not in EARNING:

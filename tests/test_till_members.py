@@ -96,6 +96,18 @@ async def test_a_till_member_earns_at_once_and_the_registration_is_audited(club:
     assert "phone" not in entry.after and NUMBER not in str(entry.after)
 
 
+async def test_a_till_member_named_by_their_phone_earns_at_once_not_held(club: Club) -> None:
+    """Staff gave the till member their number; no stranger typed it at /start, so a purchase
+    naming them by phone (the API's usual way) is recorded, not held for a button."""
+    await joining.register(club, CASHIER, phone=NUMBER, name="Maryam")
+
+    outcome = await purchases.purchase(
+        club, CASHIER, "0912-123-4567", 250_000, reference="INV-9", key="k1"
+    )
+
+    assert isinstance(outcome, purchases.Recorded) and outcome.result.balance == 250
+
+
 async def test_registering_a_number_twice_is_one_member_and_changes_nothing(club: Club) -> None:
     first = await joining.register(club, CASHIER, phone=NUMBER, name="Maryam")
 

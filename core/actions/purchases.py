@@ -67,6 +67,7 @@ async def purchase(
 
     ``key`` identifies the request and is the reference when none was given.
     """
+    purchases.check_amount(club.rules, amount)  # refused before it could be held for a button
     reference = purchases.clean_reference(reference or key)
     async with transaction(club.sessions) as session:
         member = await members.find(session, member_query)
