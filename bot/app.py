@@ -36,12 +36,12 @@ from bot.context import (
 )
 from bot.group_replies import GroupReplies
 from bot.handlers import errors
-from bot.i18n import Translator, commands_from
 from bot.persistence import DatabasePersistence, PromptApplication
 from bot.updates import UpdateFlow, poll, stop_signal
 from core.club import Club
 from core.config import Settings
 from core.locales import LOCALES
+from texts import Translator, commands_from
 
 SHELL_TOKEN = "1:offline-shell"
 ANSWERS_AT_SHUTDOWN_SECONDS = 10.0  # how long queued group answers may take to go out at a stop

@@ -16,8 +16,8 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.group_replies import Answer, GroupReplies
-from bot.i18n import Translator
 from core.club import Club
+from texts import Translator
 
 CLUB_KEY = "club"
 TRANSLATOR_KEY = "translator"

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.i18n import Translator, template_keys
 from core.locales import LOCALES
 from core.referrals import ReferralStats
 from core.rules import Rules
+from texts import Translator, template_keys
 
 KEYS = sorted(template_keys("fa"))
 WHEN = datetime(2026, 3, 20, 21, 0, tzinfo=UTC)

@@ -17,11 +17,11 @@ from telegram import InlineKeyboardMarkup
 
 from bot import callbacks, keyboards
 from bot.context import BotContext
-from bot.i18n import Translator
 from core import surveys, sweeps
 from core.digits import format_number
 from core.models import Member, SurveyInvite, SurveyKind, utcnow
 from core.rules import Rules
+from texts import Translator
 
 SWEEP_SECONDS = 30
 DUE_BATCH = 500  # invites written to the outbox per run, in one transaction
