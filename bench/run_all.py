@@ -93,6 +93,18 @@ BENCHMARKS = (
         },
     ),
     Benchmark(
+        "api",
+        "api_bench.py",
+        full=[],
+        quick=["--clients", "4", "--purchases", "100", "--members", "20"],
+        figures={
+            "purchases_per_s": "API purchases a second (real HTTP, --clients at once)",
+            "p50_ms": "API purchase p50 (ms)",
+            "p99_ms": "API purchase p99 (ms)",
+        },
+        goals={"purchases_per_s": at_least(1000), "p99_ms": below(50, " ms")},
+    ),
+    Benchmark(
         "sweeps",
         "sweep_bench.py",
         full=[],

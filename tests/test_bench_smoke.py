@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import purchase_bench, run_all, sweep_bench, update_bench
+from bench import api_bench, purchase_bench, run_all, sweep_bench, update_bench
 
 NUMBER = r"\d+(?:\.\d+)?"
 
@@ -20,6 +20,13 @@ def test_update_bench_prints_its_line() -> None:
 def test_purchase_bench_prints_its_line() -> None:
     line = purchase_bench.run(count=20, member_count=5)
     assert re.fullmatch(rf"purchases: bot_per_s={NUMBER} core_per_s={NUMBER}", line)
+
+
+def test_api_bench_prints_its_line() -> None:
+    line = api_bench.run(clients=2, count=10, member_count=3)
+    assert re.fullmatch(
+        rf"api: clients=2 purchases_per_s={NUMBER} p50_ms={NUMBER} p99_ms={NUMBER}", line
+    )
 
 
 def test_sweep_bench_prints_its_line(tmp_path: Path) -> None:
