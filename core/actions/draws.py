@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from core import allocation, audit, members, outbox, reachability, rewards
+from core import allocation, audit, members, notices, rewards
 from core.audit import Actor
 from core.club import Club
 from core.codes import format_redemption_code
 from core.db import transaction
 from core.errors import BashgahError
 from core.models import Draw, Member, Reward, utcnow
+from core.notices import KIND as KIND  # the rows' kind, re-exported for their readers
 
 log = logging.getLogger(__name__)
-KIND = "notice"  # not an offer: it counts against no member's weekly cap
 WON, NOT_WON, DRAWN = "notify/won", "notify/not_won", "staff/drawn"  # the templates
 
 
@@ -66,18 +63,23 @@ async def run_draw(
             session, actor, action="draw",
             after={"reward_id": reward_id, "seed": record.seed, "winners": record.winners["ids"]},
         )  # fmt: skip
-        notices: list[_Notice] = []
+        key, written = f"draw:{record.id}", 0
         staff_chat = club.settings.staff_chat_id
         if staff_chat is not None:
             text = render(DRAWN, None, reward=reward, draw=record, winners=winners)
-            notices.append(_Notice(staff_chat, "staff", text))
-        for member in filter(reachability.reachable, winners):
+            written += await notices.write(session, staff_chat, f"{key}:staff", text, now=now)
+        for member in winners:
             code = format_redemption_code(codes[member.id])
-            notices.append(_Notice.to(member, "won", render(WON, member, reward=reward, code=code)))
-        for member in filter(reachability.reachable, others):
-            notices.append(_Notice.to(member, "not_won", render(NOT_WON, member, reward=reward)))
-        written = [await _write(session, record, notice, now) for notice in notices]
-    return Drawn(reward, record, winners, sum(written))
+            text = render(WON, member, reward=reward, code=code)
+            written += await notices.write_to(
+                session, member, f"{key}:won:{member.id}", text, now=now
+            )
+        for member in others:
+            text = render(NOT_WON, member, reward=reward)
+            written += await notices.write_to(
+                session, member, f"{key}:not_won:{member.id}", text, now=now
+            )
+    return Drawn(reward, record, winners, written)
 
 
 async def draw_due(club: Club, *, render: Render) -> list[Drawn]:
@@ -96,25 +98,3 @@ async def draw_due(club: Club, *, render: Render) -> list[Drawn]:
         except BashgahError:
             log.info("lottery %s was not drawn by the sweep", reward_id, exc_info=True)
     return drawn
-
-
-@dataclass(frozen=True)
-class _Notice:
-    chat_id: int
-    whom: str  # in the dedupe key: ``staff``, ``won:<member>``, ``not_won:<member>``
-    text: str
-    member_id: int | None = None
-
-    @classmethod
-    def to(cls, member: Member, topic: str, text: str) -> _Notice:
-        assert member.telegram_id is not None  # a reachable member has a chat
-        return cls(member.telegram_id, f"{topic}:{member.id}", text, member.id)
-
-
-async def _write(session: AsyncSession, record: Draw, notice: _Notice, now: datetime) -> bool:
-    """One row, keyed ``draw:<draw>:<whom>``; False if it was written before."""
-    row = await outbox.enqueue(
-        session, chat_id=notice.chat_id, kind=KIND, dedupe_key=f"draw:{record.id}:{notice.whom}",
-        text=notice.text, member_id=notice.member_id, now=now,
-    )  # fmt: skip
-    return row is not None
