@@ -1,7 +1,7 @@
 """The endpoints under ``/api/v1``: each calls the core action the staff command calls.
 
-Members are not told here yet: the chat tells them after the commit (``bot.notifications``), and
-web does not import bot.
+A member is told what the staff command would tell them, in the same words, through the outbox
+(:mod:`web.notices`): web has no Telegram bot of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from core.actions import catalogue, joining, purchases, redemptions, reports
 from core.api_keys import actor_of
 from core.club import Club
 from core.models import ApiKey
+from web import notices
 from web.auth import caller
 from web.idempotency import idempotency_key, once
 from web.schemas import (
@@ -89,8 +90,9 @@ async def purchase(
     """Record a purchase (``/purchase``): its points now, or after the return window."""
 
     async def act(action_key: str) -> tuple[int, PurchaseOut | HeldOut]:
+        club = _club(request)
         outcome = await purchases.purchase(
-            _club(request), actor_of(key), body.member, body.amount,
+            club, actor_of(key), body.member, body.amount,
             reference=body.reference, key=action_key,
         )  # fmt: skip
         if isinstance(outcome, purchases.Held):
@@ -100,6 +102,8 @@ async def purchase(
                 reasons=list(outcome.reasons), confirmation=outcome.request.id,
             )  # fmt: skip
         result = outcome.result
+        purchase_id = result.purchase.id
+        await notices.tell(club, outcome.member, notices.PURCHASE, purchase_id, result=result)
         return 201, PurchaseOut(
             reference=result.purchase.reference, member=outcome.member.id,
             amount=result.purchase.amount, points=result.points, balance=result.balance,
@@ -114,8 +118,15 @@ async def refund(request: Request, key: Caller, idem_key: IdemKey, reference: st
     """Refund a purchase (``/refund``): its points back, a referrer's bonus clawed back."""
 
     async def act(_: str) -> tuple[int, RefundOut]:
-        refunded = await purchases.refund(_club(request), actor_of(key), reference)
+        club = _club(request)
+        refunded = await purchases.refund(club, actor_of(key), reference)
         result = refunded.result
+        purchase_id, referrer = result.purchase.id, refunded.referrer
+        await notices.tell(club, refunded.member, notices.REFUND, purchase_id, result=result)
+        if referrer is not None:
+            await notices.tell(
+                club, referrer, notices.CLAWBACK, purchase_id, clawback=result.clawback
+            )
         return 200, RefundOut(
             reference=result.purchase.reference, member=refunded.member.id,
             reversed=result.reversed, unrecovered=result.unrecovered, balance=result.balance,
