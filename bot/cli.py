@@ -1,5 +1,5 @@
 """The ``bashgah`` command: run the bot (and the HTTP API), try it offline, upgrade the database,
-check the rules, make and revoke API keys."""
+check the rules, make and revoke API keys, import an existing customer list."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from bot.serving import listening_socket, run_polling_with_api
 from bot.shell import DEFAULT_STAFF_CHAT, STAFF, Driver, interactive_lines, play
 from bot.standin import BotApiStandin
 from bot.webhook import run_webhook
-from core import api_keys
+from core import api_keys, imports
+from core.audit import SYSTEM
 from core.club import Club
 from core.config import Settings
 from core.db import upgrade_url
@@ -29,6 +30,7 @@ from core.rules import load_rules
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 WEBHOOK_PORT = 8443
+REPORT_LINES = 50  # refused rows and duplicates listed by ``import members``; the rest counted
 KEY_ERRORS = {  # core.api_keys' reasons, as the owner at the terminal reads them
     "api_key_name": f"an API key's name is 1 to {api_keys.MAX_NAME} characters",
     "api_key_name_taken": "an API key named {name!r} exists already",
@@ -73,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--branch", default=api_keys.DEFAULT_BRANCH, help="the branch it sells in")
     keys.add_parser("list", help="the keys made (never the keys themselves)")
     keys.add_parser("revoke", help="refuse a key from now on").add_argument("name")
+    members = commands.add_parser("import", help="bring in data kept elsewhere").add_subparsers(
+        dest="import_command", required=True
+    )
+    customers = members.add_parser(
+        "members", help="a customer list (CSV or XLSX): report it, and with --apply import it"
+    )
+    customers.add_argument("file", type=Path, help="phone, name, birthday, balance, tier columns")
+    customers.add_argument("--apply", action="store_true", help="import it (else a dry run)")
     return parser
 
 
@@ -90,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_shell(settings, lines))
         elif args.command == "api-key":
             return asyncio.run(_api_key(settings, args))
+        elif args.command == "import":
+            return _import(settings, args.file, apply=args.apply)
         else:
             return _run(settings, args)
     except (RulesError, ValidationError) as exc:
@@ -147,6 +159,60 @@ async def _api_key(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await club.close()
     return 0
+
+
+def _import(settings: Settings, path: Path, *, apply: bool) -> int:
+    """``bashgah import members FILE [--apply]``: the report, then (with --apply) the import."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"bashgah: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return asyncio.run(_import_members(settings, path, data, apply=apply))
+
+
+async def _import_members(settings: Settings, path: Path, data: bytes, *, apply: bool) -> int:
+    club = await Club.open(settings)
+    try:
+        report = imports.check_file(club, data)
+        _print_report(report)
+        if apply:
+            applied = await imports.apply(club, SYSTEM, report, progress=_print_progress)
+            print(
+                f"applied: {applied.created} created, {applied.existing} existing, "
+                f"{applied.credited} balances credited ({applied.points} points), "
+                f"{applied.skipped} imported before"
+            )
+            if applied.conflicts:
+                rows = ", ".join(map(str, applied.conflicts[:REPORT_LINES]))
+                print(f"balance differs from the one imported before, left as it was: rows {rows}")
+        else:
+            print("dry run: nothing was written (add --apply to import)")
+    except InvalidInput as exc:
+        print(f"bashgah: {path} is not a customer list: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await club.close()
+    return 0
+
+
+def _print_report(report: imports.Report) -> None:
+    print(
+        f"rows: {len(report.accepted)} accepted, {len(report.refused)} refused, "
+        f"{len(report.duplicates)} duplicates"
+    )
+    for refused in report.refused[:REPORT_LINES]:
+        print(f"  row {refused.number}: refused, bad {refused.reason}")
+    if len(report.refused) > REPORT_LINES:
+        print(f"  … and {len(report.refused) - REPORT_LINES} more refused")
+    for duplicate in report.duplicates[:REPORT_LINES]:
+        print(f"  row {duplicate.number}: {duplicate.phone} is row {duplicate.first}'s already")
+    if len(report.duplicates) > REPORT_LINES:
+        print(f"  … and {len(report.duplicates) - REPORT_LINES} more duplicates")
+
+
+def _print_progress(done: int, total: int) -> None:
+    print(f"imported {done}/{total}", flush=True)
 
 
 def _when(moment: datetime | None) -> str:
