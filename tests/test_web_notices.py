@@ -102,7 +102,7 @@ async def test_the_notice_is_in_the_members_language_and_written_once(club: Club
     [row] = await rows_to(club, member)
     assert row.text == rendered(club, after, "notify/purchase", result=result)
     assert "points" in row.text  # English, as the member reads
-    # The core action's replay (a race the Idempotency-Key lookup missed) writes nothing either.
+    # The same purchase told again (however it came to be asked twice) writes nothing more.
     purchase_id = int(row.dedupe_key.rsplit(":", 1)[1])
     assert not await notices.tell(club, member, notices.PURCHASE, purchase_id, result=result)
     assert len(await rows_to(club, member)) == 1

@@ -3,8 +3,12 @@
 A staff command tells the member directly once its action has committed
 (``bot.notifications.direct``). The API has no Telegram bot, so it renders the same template in the
 member's language and leaves the sending to the outbox sender (:func:`core.notices.queue`). The
-row's key names the event, so a retried request that the core action replays writes nothing twice,
-and a member the bot cannot reach gets no row.
+row's key names the purchase and the event, so however often it is asked, a member is told once;
+a member the bot cannot reach gets no row.
+
+It is written after the action's commit, as the chat's direct notice is: if writing it fails, the
+purchase stands and the request answers 500, and its retry is refused as a duplicate reference, so
+that member is not told. Writing it inside the action's transaction (as draws do) would close this.
 """
 
 from __future__ import annotations
