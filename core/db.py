@@ -8,6 +8,8 @@ write would both start, and one would fail with "database is locked" instead of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any, TypeAlias
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -84,9 +86,27 @@ def make_sessionmaker(engine: AsyncEngine) -> Sessions:
 
 @asynccontextmanager
 async def transaction(sessions: Sessions) -> AsyncIterator[Session]:
-    """One unit of work: commit if the block succeeds, roll back if it raises."""
-    async with sessions() as session, session.begin():
+    """One unit of work: commit if the block succeeds, roll back if it raises.
+
+    On SQLite every transaction takes the database's one write lock (``BEGIN IMMEDIATE``), and a
+    connection that finds it taken sleeps and polls (SQLite's busy handler), up to 100 ms a nap:
+    with a dozen concurrent callers some waited a whole second for a lock free most of the time.
+    So within a process they queue on an asyncio lock instead, first come first served, and only
+    another process's writer is left to the busy handler.
+    """
+    async with _sqlite_writer(sessions), sessions() as session, session.begin():
         yield session
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_writer(sessions: Sessions) -> contextlib.AbstractAsyncContextManager[object]:
+    """The process's writer queue of the SQLite database behind ``sessions`` (none elsewhere)."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    return _WRITERS.setdefault(bind.sync_engine, asyncio.Lock())
 
 
 def alembic_config() -> Config:
