@@ -264,8 +264,10 @@ async def _insert_fresh(
     if not rows:
         return
     expires_at = after_days(now, club.rules.expiry.days)
-    made = await session.scalars(
-        insert(Member).returning(Member.id, sort_by_parameter_order=True),
+    # Plain multi-row inserts on the tables, then one query for the ids they were given: the
+    # ORM's inserts with RETURNING would go one row at a time on SQLite to keep their order.
+    await session.execute(
+        insert(Member.__table__),
         [
             {
                 "name": row.name,
@@ -281,14 +283,18 @@ async def _insert_fresh(
             for row in rows
         ],
     )
-    credited = [(row, member_id) for row, member_id in zip(rows, made, strict=True) if row.balance]
+    made = await session.execute(
+        select(Member.phone, Member.id).where(Member.phone.in_([r.phone for r in rows]))
+    )
+    member_of: dict[str, int] = {phone: member_id for phone, member_id in made.all()}
+    credited = [row for row in rows if row.balance]
     if not credited:
         return
-    entries = await session.scalars(
-        insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),
+    await session.execute(
+        insert(LedgerEntry.__table__),
         [
             {
-                "member_id": member_id,
+                "member_id": member_of[row.phone],
                 "delta": row.balance,
                 "kind": EntryKind.ADJUST,
                 "idempotency_key": KEY_PREFIX + row.phone,
@@ -296,21 +302,27 @@ async def _insert_fresh(
                 "actor_id": actor.id,
                 "created_at": now,
             }
-            for row, member_id in credited
+            for row in credited
         ],
     )
+    entries = await session.execute(
+        select(LedgerEntry.member_id, LedgerEntry.id).where(
+            LedgerEntry.idempotency_key.in_([KEY_PREFIX + r.phone for r in credited])
+        )
+    )
+    entry_of: dict[int, int] = {member_id: entry_id for member_id, entry_id in entries.all()}
     await session.execute(
-        insert(PointsLot),
+        insert(PointsLot.__table__),
         [
             {
-                "member_id": member_id,
-                "entry_id": entry_id,
+                "member_id": member_of[row.phone],
+                "entry_id": entry_of[member_of[row.phone]],
                 "points": row.balance,
                 "remaining": row.balance,
                 "earned_at": now,
                 "expires_at": expires_at,
             }
-            for (row, member_id), entry_id in zip(credited, entries, strict=True)
+            for row in credited
         ],
     )
 
@@ -318,7 +330,13 @@ async def _insert_fresh(
 async def _apply_row(
     session: AsyncSession, club: Club, actor: Actor, row: Row, counts: _Counts, now: datetime
 ) -> None:
-    """One row through the core: the number's holder (or a new till member), then the credit."""
+    """One row through the core: the number's holder (or a new till member), then the credit.
+
+    The key is looked up first: a concurrent import of the same row may have committed it since
+    the batch began, and then this row is one imported before."""
+    if row.balance and await ledger.by_key(session, KEY_PREFIX + row.phone) is not None:
+        counts.skipped += 1
+        return
     member, created = await members.register(
         session, club.rules, phone=row.phone, name=row.name, birthday=row.birthday,
         locale=club.settings.locale, now=now,

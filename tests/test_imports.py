@@ -8,6 +8,7 @@ balances, the ledger and its lots, the audit log; and that a refused row or a dr
 
 from __future__ import annotations
 
+import asyncio
 import io
 import sqlite3
 from datetime import datetime
@@ -187,6 +188,17 @@ async def test_an_imported_customer_claims_their_account_with_the_contact_button
     )  # fmt: skip
 
     assert (joined.claimed, joined.member.id, joined.member.balance) == (True, imported.id, 1500)
+    await _books_balance(club)
+
+
+async def test_two_applies_of_one_list_at_once_import_it_once(club: Club) -> None:
+    report = imports.check_file(club, _csv(CUSTOMERS))
+
+    await asyncio.gather(*(imports.apply(club, OWNER, report) for _ in range(2)))
+
+    found = await _members(club)
+    assert [found[p].balance for p in PHONES] == [1500, 0, 2000]
+    assert await _count(club, LedgerEntry) == 2
     await _books_balance(club)
 
 
