@@ -238,8 +238,9 @@ async def _apply_batch(
         counts.skipped += 1
         if earlier != row.balance:
             counts.conflicts.append(row.number)
-    held = await session.scalars(select(Member).where(Member.phone.in_([r.phone for r in todo])))
-    holders = {m.phone: m for m in held}
+    holders = set(
+        await session.scalars(select(Member.phone).where(Member.phone.in_([r.phone for r in todo])))
+    )
     fresh = [r for r in todo if r.phone not in holders]
     one_by_one = [r for r in todo if r.phone in holders]
     now = utcnow()
