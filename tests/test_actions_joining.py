@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core import members
+from core import profile
 from core.actions import joining
 from core.audit import Actor
 from core.club import Club
@@ -156,7 +156,7 @@ async def test_the_city_is_folded_and_a_bad_one_changes_nothing(club: Club) -> N
     saved = await joining.set_city(club, OWNER, "  Tehran \n  North ")
     assert saved.member.city == "Tehran North"
 
-    for bad in ("   ", "x" * (members.MAX_CITY + 1)):
+    for bad in ("   ", "x" * (profile.MAX_CITY + 1)):
         with pytest.raises(InvalidInput):
             await joining.set_city(club, OWNER, bad)
     assert (await reload_member(club.sessions, saved.member.id)).city == "Tehran North"

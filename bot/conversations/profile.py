@@ -1,4 +1,4 @@
-"""``/profile``: the four-dimension profile (:data:`core.members.PROFILE_SECTIONS`), by buttons.
+"""``/profile``: the four-dimension profile (:data:`core.profile.PROFILE_SECTIONS`), by buttons.
 
 Engagement (preferred contact, how often offers are welcome), environment (city), purchase
 behaviour (interests, several at once) and trust (what matters most). Choices are buttons that save
@@ -25,7 +25,7 @@ from bot.context import BotContext, group_replies_of
 from bot.conversations import keyed_per_user
 from bot.group_replies import Answer
 from bot.staff_access import actor
-from core import members
+from core import profile
 from core.actions import joining, membership
 from core.errors import InvalidInput
 from core.models import Member
@@ -42,7 +42,7 @@ def _summary_markup(update: Update, context: BotContext) -> keyboards.InlineKeyb
                 callbacks.PROFILE_SECTION.pack(s),
             )
         ]
-        for s in members.PROFILE_SECTIONS
+        for s in profile.PROFILE_SECTIONS
     ]
     rows.append(
         [
@@ -57,9 +57,9 @@ def _summary_markup(update: Update, context: BotContext) -> keyboards.InlineKeyb
 
 
 def _section_markup(
-    update: Update, context: BotContext, section: str, profile: dict
+    update: Update, context: BotContext, section: str, answers: dict
 ) -> keyboards.InlineKeyboardMarkup:
-    chosen = profile.get(section)
+    chosen = answers.get(section)
     picked = set(chosen) if isinstance(chosen, list) else {chosen}
     rows = [
         [
@@ -70,7 +70,7 @@ def _section_markup(
                 callbacks.PROFILE_CHOICE.pack(section, o),
             )
         ]
-        for o in members.PROFILE_SECTIONS[section]
+        for o in profile.PROFILE_SECTIONS[section]
     ]
     rows.append([(context.text(update, "buttons/back"), callbacks.PROFILE_MENU.pack())])
     return keyboards.inline(rows)  # fmt: skip
@@ -91,7 +91,7 @@ async def show(update: Update, context: BotContext) -> None:
 async def section(update: Update, context: BotContext) -> None:
     query = update.callback_query
     [name] = callbacks.PROFILE_SECTION.of(update)
-    if name not in members.PROFILE_SECTIONS:
+    if name not in profile.PROFILE_SECTIONS:
         await query.answer(context.text(update, "stale_button"))
         return
     member = await membership.me(context.club, actor(update))
@@ -106,14 +106,14 @@ async def section(update: Update, context: BotContext) -> None:
 async def choose(update: Update, context: BotContext) -> None:
     query = update.callback_query
     name, option = callbacks.PROFILE_CHOICE.of(update)
-    if option not in members.PROFILE_SECTIONS.get(name, ()):
+    if option not in profile.PROFILE_SECTIONS.get(name, ()):
         await query.answer(context.text(update, "stale_button"))
         return
     saved = await joining.answer_profile(context.club, actor(update), name, option)
     member = saved.member
     context.remember_locale(member.locale)
     await query.answer(context.text(update, "profile/saved"))
-    if name in members.PROFILE_MULTI:
+    if name in profile.PROFILE_MULTI:
         await query.edit_message_reply_markup(
             _section_markup(update, context, name, member.profile)
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from core import audit, members, referrals
+from core import audit, members, profile, referrals
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
@@ -143,17 +143,17 @@ async def verify_phone(club: Club, actor: Actor, phone: str) -> PhoneVerified:
 
 async def answer_profile(club: Club, actor: Actor, section: str, option: str) -> ProfileSaved:
     """A profile button: the option becomes the section's answer, or is toggled in a section of
-    several (:func:`core.members.profile_answer`); an unknown one is :class:`InvalidInput`."""
+    several (:func:`core.profile.profile_answer`); an unknown one is :class:`InvalidInput`."""
     async with transaction(club.sessions) as session:
         member = await member_of(session, actor)
-        value = members.profile_answer(member.profile, section, option)
+        value = profile.profile_answer(member.profile, section, option)
         member = await members.update_profile(session, member.id, answers={section: value})
     return ProfileSaved(member)
 
 
 async def set_city(club: Club, actor: Actor, city: str) -> ProfileSaved:
-    """The typed city (:func:`core.members.clean_city`, else :class:`InvalidInput`)."""
-    cleaned = members.clean_city(city)
+    """The typed city (:func:`core.profile.clean_city`, else :class:`InvalidInput`)."""
+    cleaned = profile.clean_city(city)
     async with transaction(club.sessions) as session:
         member = await member_of(session, actor)
         member = await members.update_profile(session, member.id, city=cleaned)
