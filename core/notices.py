@@ -9,16 +9,23 @@ against no member's weekly cap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import outbox, reachability
-from core.club import Club
-from core.db import transaction
-from core.models import Member
+from core.models import Member, Purchase
 
 KIND = "notice"
+PURCHASE, REFUND, CLAWBACK = "notify/purchase", "notify/refund", "notify/clawback"
+#: A face's words for a notice: ``render(template key, member, **values)`` in the member's language.
+Render = Callable[..., str]
+
+
+def about(purchase: Purchase, topic: str) -> str:
+    """The key of a notice about ``purchase``: ``notice:<topic>:<purchase id>``, told once."""
+    return f"notice:{topic}:{purchase.id}"
 
 
 async def write(
@@ -46,10 +53,3 @@ async def write_to(
         return False
     assert member.telegram_id is not None  # a reachable member has a chat
     return await write(session, member.telegram_id, key, text, member_id=member.id, now=now)
-
-
-async def queue(club: Club, member: Member, key: str, text: str) -> bool:
-    """:func:`write_to` in a transaction of its own: a face telling a member after its action
-    committed, so nobody hears of something a rollback took away."""
-    async with transaction(club.sessions) as session:
-        return await write_to(session, member, key, text)

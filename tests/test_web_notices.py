@@ -18,7 +18,11 @@ from sqlalchemy import select, update
 from bot.notifications.sender import Sender
 from bot.shell import STAFF
 from core import members
+from core import notices as core_notices
+from core.actions import purchases as core_purchases
+from core.audit import Actor
 from core.club import Club
+from core.db import transaction
 from core.models import Delivery, Member
 from core.notices import KIND
 from tests.conftest import STAFF_CHAT_ID, BotHarness
@@ -103,8 +107,9 @@ async def test_the_notice_is_in_the_members_language_and_written_once(club: Club
     assert row.text == rendered(club, after, "notify/purchase", result=result)
     assert "points" in row.text  # English, as the member reads
     # The same purchase told again (however it came to be asked twice) writes nothing more.
-    purchase_id = int(row.dedupe_key.rsplit(":", 1)[1])
-    assert not await notices.tell(club, member, notices.PURCHASE, purchase_id, result=result)
+    async with transaction(club.sessions) as session:
+        again = await core_notices.write_to(session, after, row.dedupe_key, row.text)
+    assert not again
     assert len(await rows_to(club, member)) == 1
 
 
@@ -147,3 +152,22 @@ async def test_a_customer_registered_at_the_till_is_told_nothing(api: Api) -> No
 
     assert (bought.status_code, refunded.status_code) == (201, 200)
     assert await every_row(api.club) == []
+
+
+STAFF_ACTOR = Actor(STAFF["id"], STAFF["first_name"])
+
+
+async def test_the_notice_commits_with_the_purchase_so_a_crash_after_it_loses_nothing(
+    club: Club,
+) -> None:
+    """The API's process may die the moment the purchase commits: the notice is already in the
+    outbox, written in the purchase's own transaction."""
+    member = await a_member(club)
+
+    await core_purchases.purchase(
+        club, STAFF_ACTOR, str(member.id), 250_000, reference="INV-9", key="k",
+        render=notices.renderer(club),
+    )  # fmt: skip
+
+    [row] = await rows_to(club, member)
+    assert row.dedupe_key.startswith("notice:purchase:") and "۲۵۰" in row.text

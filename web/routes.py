@@ -93,7 +93,7 @@ async def purchase(
         club = _club(request)
         outcome = await purchases.purchase(
             club, actor_of(key), body.member, body.amount,
-            reference=body.reference, key=action_key,
+            reference=body.reference, key=action_key, render=notices.renderer(club),
         )  # fmt: skip
         if isinstance(outcome, purchases.Held):
             held = outcome.held
@@ -102,8 +102,6 @@ async def purchase(
                 reasons=list(outcome.reasons), confirmation=outcome.request.id,
             )  # fmt: skip
         result = outcome.result
-        purchase_id = result.purchase.id
-        await notices.tell(club, outcome.member, notices.PURCHASE, purchase_id, result=result)
         return 201, PurchaseOut(
             reference=result.purchase.reference, member=outcome.member.id,
             amount=result.purchase.amount, points=result.points, balance=result.balance,
@@ -119,14 +117,10 @@ async def refund(request: Request, key: Caller, idem_key: IdemKey, reference: st
 
     async def act(_: str) -> tuple[int, RefundOut]:
         club = _club(request)
-        refunded = await purchases.refund(club, actor_of(key), reference)
+        refunded = await purchases.refund(
+            club, actor_of(key), reference, render=notices.renderer(club)
+        )
         result = refunded.result
-        purchase_id, referrer = result.purchase.id, refunded.referrer
-        await notices.tell(club, refunded.member, notices.REFUND, purchase_id, result=result)
-        if referrer is not None:
-            await notices.tell(
-                club, referrer, notices.CLAWBACK, purchase_id, clawback=result.clawback
-            )
         return 200, RefundOut(
             reference=result.purchase.reference, member=refunded.member.id,
             reversed=result.reversed, unrecovered=result.unrecovered, balance=result.balance,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit, confirmations, members, purchases
+from core import audit, confirmations, members, notices, purchases
 from core.audit import Actor
 from core.club import Club
 from core.confirmations import PendingPurchase
@@ -61,11 +61,20 @@ class Refunded:
 
 
 async def purchase(
-    club: Club, actor: Actor, member_query: str, amount: int, *, reference: str | None, key: str
+    club: Club,
+    actor: Actor,
+    member_query: str,
+    amount: int,
+    *,
+    reference: str | None,
+    key: str,
+    render: notices.Render | None = None,
 ) -> Recorded | Held:
     """``/purchase``: record it, or hold it when it is large or names a phone nobody verified.
 
-    ``key`` identifies the request and is the reference when none was given.
+    ``key`` identifies the request and is the reference when none was given. With ``render`` (a
+    face with no chat to answer in: the API), the member's notice goes into the outbox in the
+    same transaction as the purchase, so it is never lost nor written twice.
     """
     purchases.check_amount(club.rules, amount)  # refused before it could be held for a button
     reference = purchases.clean_reference(reference or key)
@@ -81,6 +90,11 @@ async def purchase(
             )
             return Held(member, held, request, tuple(reasons))
         result = await _record(session, club.rules, actor, held)
+        if render is not None:
+            text = render(notices.PURCHASE, member, result=result)
+            await notices.write_to(
+                session, member, notices.about(result.purchase, "purchase"), text
+            )
     return Recorded(member, result)
 
 
@@ -106,10 +120,13 @@ async def decide_purchase(
     return Decided(member, held, result)
 
 
-async def refund(club: Club, actor: Actor, reference: str) -> Refunded:
+async def refund(
+    club: Club, actor: Actor, reference: str, *, render: notices.Render | None = None
+) -> Refunded:
     """``/refund``: the purchase's points back, the referrer's bonus clawed back, audited.
 
     A second refund of the same reference is refused (:class:`~core.errors.AlreadyRefunded`).
+    ``render``: the member's (and the referrer's) notice in the outbox, as for :func:`purchase`.
     """
     async with transaction(club.sessions) as session:
         result = await purchases.refund(session, reference, actor_id=actor.id)
@@ -123,6 +140,13 @@ async def refund(club: Club, actor: Actor, reference: str) -> Refunded:
                    "reference": result.purchase.reference, "reversed": result.reversed,
                    "unrecovered": result.unrecovered},
         )  # fmt: skip
+        if render is not None:
+            told = render(notices.REFUND, member, result=result)
+            await notices.write_to(session, member, notices.about(result.purchase, "refund"), told)
+            if referrer is not None:
+                told = render(notices.CLAWBACK, referrer, clawback=clawback)
+                key = notices.about(result.purchase, "clawback")
+                await notices.write_to(session, referrer, key, told)
     return Refunded(member, result, referrer)
 
 
