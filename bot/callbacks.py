@@ -131,6 +131,9 @@ PROFILE_SECTION = Kind("prof:sec", (Word(),))
 PROFILE_CHOICE = Kind("prof:set", (Word(), Word()))
 PROFILE_PHONE = Kind("prof:phone")
 PROFILE_CITY = Kind("prof:city")
+# A reported customer list's short id in the chat's memory (bot.handlers.staff_import). Not yet
+# in KINDS: tests/test_callbacks.py wants stored and forged examples of every kind there first.
+IMPORT_APPLY = Kind("imp", (Word(),))
 
 KINDS = (
     HISTORY, CATALOGUE, REWARD, REDEEM, LOTTERY, CANCEL_CODE, CONFIRM_PURCHASE, CANCEL_PURCHASE,

@@ -29,6 +29,7 @@ from bot.handlers import (
     member,
     settings,
     staff_campaigns,
+    staff_import,
     staff_info,
     staff_members,
     staff_points,
@@ -37,6 +38,7 @@ from bot.handlers import (
 )
 
 PRIVATE = filters.ChatType.PRIVATE
+IMPORT_DOCUMENT = filters.Document.ALL & filters.CaptionRegex(r"^/import(@\w+)?\b")
 Labels = Callable[[str], list[str]]  # a menu button's label in every language
 
 
@@ -112,6 +114,7 @@ STAFF_COMMANDS = (
 STAFF_BUTTONS = (
     (callbacks.CONFIRM_PURCHASE, staff_points.decide_purchase),
     (callbacks.CANCEL_PURCHASE, staff_points.decide_purchase),
+    (callbacks.IMPORT_APPLY, staff_import.apply),
 )
 
 
@@ -143,6 +146,7 @@ def _main(labels: Labels) -> list[BaseHandler]:
     handlers += [reward_add.handler(), campaign_new.handler()]
     handlers += [CommandHandler(command, answer) for command, answer in STAFF_COMMANDS]
     handlers += [kind.handler(answer) for kind, answer in STAFF_BUTTONS]
+    handlers.append(MessageHandler(IMPORT_DOCUMENT, staff_import.document))
     handlers += [
         MessageHandler(PRIVATE & filters.COMMAND, member.unknown_command),
         MessageHandler(PRIVATE & ~filters.COMMAND, member.help_text),

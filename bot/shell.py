@@ -97,6 +97,18 @@ class Driver:
                  "data": chosen["callback_data"], "message": message}  # fmt: skip
         return await self._feed({"callback_query": query})
 
+    async def send_document(
+        self, content: bytes, caption: str, *, name: str = "customers.csv", size: int | None = None
+    ) -> list[ApiCall]:
+        """Send a document captioned ``caption``; the stand-in serves ``content`` for its file id.
+        ``size`` is the size the update claims (Telegram's ``file_size``), ``len(content)`` if
+        not given."""
+        file_id = f"file{next(self._ids)}"
+        self.standin.files[file_id] = content
+        document = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
+                    "file_size": len(content) if size is None else size}  # fmt: skip
+        return await self._feed({"message": self._message(document=document, caption=caption)})
+
     def last_bot_message(self) -> dict[str, Any] | None:
         """The newest message the bot sent to the current chat, as it stands now."""
         chat_id = self.speaker.chat["id"]

@@ -3,7 +3,8 @@
 It sits at python-telegram-bot's HTTP boundary (a ``BaseRequest``), records every call with its
 parameters and uploaded files, and answers with plausible Bot API results. ``bashgah shell`` uses
 it to run the real Application with no token and no network; the tests use it to assert on what
-the bot sent.
+the bot sent. Files a test puts in ``files`` (by file id) are served as Telegram serves them:
+``getFile`` gives their path, and a GET of the bot's file URL with that path gives their bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ BOT_USER = {
     "username": "bashgah_demo_bot",
 }
 _SENDS = {"sendMessage", "sendPhoto", "sendDocument"}
+_FILE_PATH = "documents/"  # where getFile says a registered file lies, before its file id
 _TRUE_METHODS = {
     "answerCallbackQuery",
     "setMyCommands",
@@ -63,6 +65,7 @@ class BotApiStandin(BaseRequest):
         self.calls: list[ApiCall] = []
         self.chat_member_status: dict[tuple[int, int], str] = {}
         self.messages: dict[int, dict[str, Any]] = {}  # as last sent or edited, by message id
+        self.files: dict[str, bytes] = {}  # what getFile and a download serve, by file id
         self._next_message_id = 1
 
     async def initialize(self) -> None:
@@ -85,6 +88,8 @@ class BotApiStandin(BaseRequest):
         connect_timeout: Any = None,
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
+        if method == "GET":  # a file download (every Bot API method is a POST)
+            return self._download(url)
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         files = {}
@@ -93,7 +98,19 @@ class BotApiStandin(BaseRequest):
                 files[name] = part[1] if isinstance(part, tuple) else part
         call = ApiCall(api_method, params, files)
         self.calls.append(call)
+        if api_method == "getFile" and str(params.get("file_id")) not in self.files:
+            return 400, json.dumps(
+                {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
+            ).encode()
         return 200, json.dumps({"ok": True, "result": self._result(call)}).encode()
+
+    def _download(self, url: str) -> tuple[int, bytes]:
+        """A GET of ``<base_file_url>/documents/<file_id>``, recorded as a ``download`` call."""
+        self.calls.append(ApiCall("download", {"url": url}))
+        head, _, file_id = url.rpartition("/")
+        if not head.endswith(_FILE_PATH.rstrip("/")) or file_id not in self.files:
+            return 404, b'{"ok": false, "error_code": 404, "description": "Not Found"}'
+        return 200, self.files[file_id]
 
     def _result(self, call: ApiCall) -> Any:
         if call.method == "getMe":
@@ -109,6 +126,14 @@ class BotApiStandin(BaseRequest):
             if status == "administrator":
                 member.update(_ADMIN_RIGHTS)
             return member
+        if call.method == "getFile":
+            file_id = str(call.params["file_id"])
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"u{file_id}",
+                "file_size": len(self.files[file_id]),
+                "file_path": _FILE_PATH + file_id,
+            }
         if call.method == "getUpdates":
             return []
         if call.method == "getMyCommands":
@@ -149,6 +174,8 @@ class BotApiStandin(BaseRequest):
             }
         if call.method == "editMessageReplyMarkup":
             message = {**self.messages.get(int(message_id), message), "reply_markup": call.markup}
+            if not call.markup:  # the buttons removed: a message without a keyboard
+                del message["reply_markup"]
         self.messages[int(message_id)] = message
         return message
 
