@@ -3,9 +3,11 @@ document is reported, imported on the button, once, and only for administrators.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from bot.handlers.staff_import import MAX_BYTES
@@ -143,3 +145,20 @@ async def test_a_document_without_the_command_is_not_an_import(bot: BotHarness) 
 
     assert await bot.chat.send_document(CSV, "customers for later") == []
     assert _downloads(bot) == []
+
+
+async def test_a_workbook_addressed_to_the_bot_by_name_is_imported(bot: BotHarness) -> None:
+    workbook = Workbook()
+    for row in (["Mobile", "Name", "Points"], ["۰۹۱۲۱۲۳۴۵۶۷", "سارا", "۱٬۵۰۰"]):
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    await _as(bot, "administrator")
+
+    [report] = await bot.chat.send_document(
+        buffer.getvalue(), "/import@bashgah_demo_bot", name="customers.xlsx"
+    )
+    await bot.chat.press(1, bot.standin.messages[max(bot.standin.messages)])
+
+    assert "۱ ردیف آماده‌ی ورود" in report.text
+    assert await _balances(bot) == {"+989121234567": 1500}
