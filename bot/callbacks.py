@@ -131,14 +131,14 @@ PROFILE_SECTION = Kind("prof:sec", (Word(),))
 PROFILE_CHOICE = Kind("prof:set", (Word(), Word()))
 PROFILE_PHONE = Kind("prof:phone")
 PROFILE_CITY = Kind("prof:city")
-# A reported customer list's short id in the chat's memory (bot.handlers.staff_import). Not yet
-# in KINDS: tests/test_callbacks.py wants stored and forged examples of every kind there first.
+# A reported customer list's short id in the chat's memory (bot.handlers.staff_import).
 IMPORT_APPLY = Kind("imp", (Word(),))
 
 KINDS = (
     HISTORY, CATALOGUE, REWARD, REDEEM, LOTTERY, CANCEL_CODE, CONFIRM_PURCHASE, CANCEL_PURCHASE,
     SETTING, FORGET, SURVEY_SCORE, SURVEY_SKIP, SURVEY_FOLLOW_UP, REWARD_TIER, REWARD_ALLOCATION,
     CAMPAIGN, PROFILE_MENU, PROFILE_SECTION, PROFILE_CHOICE, PROFILE_PHONE, PROFILE_CITY,
+    IMPORT_APPLY,
 )  # fmt: skip
 
 

@@ -44,6 +44,7 @@ STORED_TODAY = {
     "prof:set:contact:telegram": (callbacks.PROFILE_CHOICE, ("contact", "telegram")),
     "prof:phone": (callbacks.PROFILE_PHONE, ()),
     "prof:city": (callbacks.PROFILE_CITY, ()),
+    "imp:a1b2c3d4": (callbacks.IMPORT_APPLY, ("a1b2c3d4",)),
 }
 
 # Data no version of the bot issued, at least one per kind: out of range, malformed, extra parts.
@@ -69,6 +70,7 @@ FORGED = {
     callbacks.PROFILE_CHOICE: ["prof:set:interests"],
     callbacks.PROFILE_PHONE: ["prof:phone:x"],
     callbacks.PROFILE_CITY: ["prof:city:x"],
+    callbacks.IMPORT_APPLY: ["imp:", "imp:a:b", "imp:a b"],
 }
 ALL_FORGED = [data for datas in FORGED.values() for data in datas]
 
