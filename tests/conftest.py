@@ -134,6 +134,16 @@ async def club(
     club.reader.close()
 
 
+@pytest.fixture
+async def limited(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> AsyncIterator[Club]:
+    """The same club by invitation only (``club_mode = "limited"``)."""
+    club = club_over(engine, sessions, database_url, Rules(club_mode="limited"))
+    yield club
+    club.reader.close()
+
+
 @dataclass
 class BotHarness:
     """The real Application over the Bot API stand-in, and a client that talks to it."""

@@ -4,12 +4,10 @@ named in the outcome for staff), a typed one never says whose it is, a repeat ch
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import profile
 from core.actions import joining
@@ -17,23 +15,12 @@ from core.audit import Actor
 from core.club import Club
 from core.errors import InvalidInput, NotJoined, RegistrationClosed
 from core.models import AuditEntry, LedgerEntry, Member
-from core.rules import Rules
-from tests.conftest import club_over
 from tests.helpers import reload_member
 
 NUMBER = "+989121234567"
 OWNER = Actor(801, "Owner")
 TYPIST = Actor(802, "Typist")
 FRIEND = Actor(803, "Friend")
-
-
-@pytest.fixture
-async def limited(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> AsyncIterator[Club]:
-    club = club_over(engine, sessions, database_url, Rules(club_mode="limited"))
-    yield club
-    club.reader.close()
 
 
 async def _join(

@@ -9,12 +9,10 @@ nothing; an outsider registers nobody; the same number twice is one member.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.shell import MEMBER, STAFF, plain
 from core import members
@@ -23,8 +21,7 @@ from core.audit import Actor
 from core.club import Club
 from core.errors import InvalidInput, InvalidPhone
 from core.models import AuditEntry, LedgerEntry, Member, PointsLot, Purchase
-from core.rules import Rules
-from tests.conftest import STAFF_CHAT_ID, BotHarness, club_over
+from tests.conftest import STAFF_CHAT_ID, BotHarness
 from tests.helpers import assert_books_balance, audit_entries, reload_member
 
 NUMBER = "+989121234567"
@@ -67,15 +64,6 @@ async def _staff_says(bot: BotHarness, command: str) -> str:
     [reply] = await bot.chat.send(command)
     assert reply.params["chat_id"] == STAFF_CHAT_ID
     return plain(reply.text)
-
-
-@pytest.fixture
-async def limited(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> AsyncIterator[Club]:
-    club = club_over(engine, sessions, database_url, Rules(club_mode="limited"))
-    yield club
-    club.reader.close()
 
 
 # The core action: what /member_add and the API's POST /members call.

@@ -8,7 +8,9 @@ calendar in ``fa``), so no handler formats anything by hand.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from html import unescape
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +23,7 @@ from core.locales import DEFAULT_LOCALE, LOCALES
 
 LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
 SUFFIX = ".j2"
+_TAG = re.compile(r"<[^>]+>")
 # Button labels, command menus and text drawn into images are plain text, not HTML: not escaped.
 PLAIN_TEXT = ("buttons/", "menus/", "labels/", "image/", "usage/")
 
@@ -79,6 +82,12 @@ class Translator:
     def all_labels(self, key: str) -> list[str]:
         """The same key in every locale: a menu button a member may press in either language."""
         return [self(locale, key) for locale in LOCALES]
+
+
+def plain(html: str) -> str:
+    """A rendered message without its HTML, for where Telegram's HTML is not shown: a button's
+    alert, an HTTP API's JSON."""
+    return unescape(_TAG.sub("", html))
 
 
 def template_keys(locale: str, root: Path = LOCALES_DIR) -> set[str]:

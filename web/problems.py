@@ -7,8 +7,6 @@ the staff group explain a refusal the same way.
 
 from __future__ import annotations
 
-import re
-from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +23,11 @@ from core.errors import (
     RewardNotFound,
 )
 from core.locales import LOCALES
+from texts import plain
 
 LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
 MEDIA_TYPE = "application/problem+json"
 NOT_FOUND = (MemberNotFound, PurchaseNotFound, CodeNotFound, RewardNotFound)
-_TAG = re.compile(r"<[^>]+>")
 
 
 def _environment(locale: str) -> Environment:
@@ -55,7 +53,7 @@ def words(locale: str, code: str, values: dict[str, Any]) -> str:
         template = env.get_template(f"{code}.j2")
     except TemplateNotFound:
         template = env.get_template("error.j2")
-    return unescape(_TAG.sub("", template.render(**known))).strip()
+    return plain(template.render(**known)).strip()
 
 
 def status_of(error: BashgahError) -> int:

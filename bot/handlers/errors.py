@@ -7,8 +7,6 @@ out, so nothing changed, and this handler tells the person why in their language
 from __future__ import annotations
 
 import logging
-import re
-from html import unescape
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden
@@ -16,6 +14,7 @@ from telegram.error import BadRequest, Forbidden
 from bot.context import BotContext
 from bot.staff_args import UsageError
 from core.errors import BashgahError
+from texts import plain
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ async def on_error(update: object, context: BotContext) -> None:
         key, values = "errors/unexpected", {}
     text = context.text(update, key, **_known(values))
     if update.callback_query is not None:
-        await update.callback_query.answer(_plain(text)[:190], show_alert=True)
+        await update.callback_query.answer(plain(text)[:190], show_alert=True)
     elif update.effective_chat is not None:
         await context.answer(update.effective_chat, text)
 
@@ -47,8 +46,3 @@ async def on_error(update: object, context: BotContext) -> None:
 def _known(values: dict[str, object]) -> dict[str, object]:
     """Only simple values reach templates; a template uses the ones it knows of."""
     return {k: v for k, v in values.items() if isinstance(v, (int, str))}
-
-
-def _plain(html: str) -> str:
-    """Callback alerts show plain text, not HTML."""
-    return unescape(re.sub(r"<[^>]+>", "", html))
