@@ -33,7 +33,6 @@ from core import audit, ledger, members
 from core.audit import Actor
 from core.clock import after_days
 from core.club import Club
-from core.codes import new_code
 from core.db import transaction
 from core.digits import to_latin_digits
 from core.errors import InvalidInput
@@ -271,16 +270,17 @@ async def _insert_fresh(
         insert(Member.__table__),
         [
             {
-                "name": row.name,
-                "birthday": row.birthday,
-                "locale": club.settings.locale,
-                "joined_at": now,
+                **members.new_member_fields(
+                    club.rules,
+                    name=row.name,
+                    birthday=row.birthday,
+                    locale=club.settings.locale,
+                    now=now,
+                ),
                 "tier": row.tier or club.rules.base_tier,
-                "referral_code": new_code(8),
-                "profile": {},
                 "phone": row.phone,
                 "balance": row.balance,
-            }
+            }  # fmt: skip
             for row in rows
         ],
     )

@@ -193,14 +193,23 @@ def _new_member(
     return Member(
         telegram_id=telegram_id,
         username=username,
-        name=name,
-        birthday=birthday,
-        locale=_check_locale(locale),
-        joined_at=now,
-        tier=rules.base_tier,
-        referral_code=new_code(8),
-        profile={},
+        **new_member_fields(rules, name=name, birthday=birthday, locale=locale, now=now),
     )
+
+
+def new_member_fields(
+    rules: Rules, *, name: str | None, birthday: date | None, locale: str, now: datetime
+) -> dict[str, Any]:
+    """What every new member starts with, however they come (a join, the till, an import)."""
+    return {
+        "name": name,
+        "birthday": birthday,
+        "locale": _check_locale(locale),
+        "joined_at": now,
+        "tier": rules.base_tier,
+        "referral_code": new_code(8),
+        "profile": {},
+    }
 
 
 async def _insert_or_find(
