@@ -280,7 +280,7 @@ async def _insert_fresh(
                 "tier": row.tier or club.rules.base_tier,
                 "phone": row.phone,
                 "balance": row.balance,
-            }  # fmt: skip
+            }
             for row in rows
         ],
     )
