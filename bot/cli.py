@@ -16,10 +16,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.app import build_application, run_polling, running
-from bot.serving import listening_socket, run_polling_with_api
+from bot.serving import listening_socket, run_polling_with_api, run_webhook
 from bot.shell import DEFAULT_STAFF_CHAT, STAFF, Driver, interactive_lines, play
 from bot.standin import BotApiStandin
-from bot.webhook import run_webhook
 from core import api_keys, imports
 from core.audit import SYSTEM
 from core.club import Club
@@ -120,18 +119,19 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         print("bashgah: webhook mode needs --webhook-secret", file=sys.stderr)
         return 1
     app = build_application(settings)
-    if args.webhook_url:
-        port = WEBHOOK_PORT if args.port is None else args.port
-        serving = run_webhook(app, args.webhook_url, args.webhook_secret, args.listen, port)
-    elif args.port is not None:
-        try:
-            sock = listening_socket(args.listen, args.port)
-        except OSError as exc:
-            print(f"bashgah: cannot listen on {args.listen}:{args.port}: {exc}", file=sys.stderr)
-            return 1
-        serving = run_polling_with_api(app, sock)
-    else:
+    port = WEBHOOK_PORT if args.webhook_url and args.port is None else args.port
+    if port is None:
         serving = run_polling(app)
+    else:
+        try:
+            sock = listening_socket(args.listen, port)
+        except OSError as exc:
+            print(f"bashgah: cannot listen on {args.listen}:{port}: {exc}", file=sys.stderr)
+            return 1
+        if args.webhook_url:
+            serving = run_webhook(app, sock, args.webhook_url, args.webhook_secret)
+        else:
+            serving = run_polling_with_api(app, sock)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serving)
     return 0

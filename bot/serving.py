@@ -1,12 +1,13 @@
-"""``bashgah run --port``: the HTTP API (:func:`web.app.create_app`) served beside long polling.
+"""``bashgah run --port``: the HTTP app (:func:`web.app.create_app`) served beside long polling, or
+with Telegram's webhook as one of its routes.
 
-One process, one event loop, one open club: uvicorn runs as a task of the loop that polls
-Telegram, over the club :func:`bot.app.running` opened, so an API call and a staff command share
-the database pool and the rules. The command line binds the listening socket before the club
-opens, so a port already taken stops the start at once with its reason, not after the migrations
-with uvicorn's ``sys.exit``. uvicorn installs no signal handlers of its own here: the SIGINT and
-SIGTERM of :func:`bot.updates.stop_signal` stop polling and the server together, and if either
-ends on its own (a revoked token, a crash), the other is stopped too.
+One process, one event loop, one open club: uvicorn runs as a task of the loop that handles
+Telegram's updates, over the club :func:`bot.app.running` opened, so an API call and a staff
+command share the database pool and the rules. The command line binds the listening socket before
+the club opens, so a port already taken stops the start at once with its reason, not after the
+migrations with uvicorn's ``sys.exit``. uvicorn installs no signal handlers of its own here: the
+SIGINT and SIGTERM of :func:`bot.updates.stop_signal` stop the updates and the server together,
+and if either ends on its own (a revoked token, a crash), the other is stopped too.
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from urllib.parse import urlsplit
 
 import uvicorn
+from telegram import Update
 from telegram.ext import Application
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.app import running
 from bot.context import club_of
+from bot.updates import SHUTDOWN_SECONDS as UPDATES_SHUTDOWN_SECONDS
 from bot.updates import UpdateFlow, poll, stop_signal
+from bot.webhook import WebhookHandling
 from core.club import Club
 from web.app import API_PREFIX, create_app
+from web.telegram_webhook import TelegramWebhook
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +80,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=BACKLOG)
 
 
-def api_server(club: Club, stop: asyncio.Event) -> uvicorn.Server:
-    """uvicorn over the API of ``club``, with its limits, no access log (the audit log says what
-    changed), and the process's own logging rather than uvicorn's."""
+def api_server(
+    club: Club, stop: asyncio.Event, webhook: TelegramWebhook | None = None
+) -> uvicorn.Server:
+    """uvicorn over the HTTP app of ``club``, with its limits, no access log (the audit log says
+    what changed), and the process's own logging rather than uvicorn's."""
     config = uvicorn.Config(
-        create_app(club),
+        create_app(club, webhook),
         http=_H11,
         ws="none",
         log_config=None,
@@ -97,16 +105,43 @@ async def run_polling_with_api(app: Application, sock: socket.socket) -> None:
     """Long polling and the HTTP API on ``sock`` (:func:`listening_socket`) until SIGINT or
     SIGTERM, then a clean stop of both (updates and requests in flight end) before the club
     closes."""
+    flow = UpdateFlow(app)
+    await _serve(app, sock, flow, None, lambda stop: poll(app, flow, stop))
+
+
+async def run_webhook(app: Application, sock: socket.socket, url: str, secret: str) -> None:
+    """The HTTP app on ``sock`` with Telegram's webhook at the path of ``url`` (registered with
+    ``secret``) until SIGINT or SIGTERM; updates in flight end before the club closes."""
+    handling = WebhookHandling(app)
+    webhook = TelegramWebhook(urlsplit(url).path or "/", secret, handling.receive)
+
+    async def receive_until(stop: asyncio.Event) -> None:
+        await app.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+        await stop.wait()
+
+    await _serve(app, sock, handling.flow, webhook, receive_until)
+
+
+async def _serve(
+    app: Application,
+    sock: socket.socket,
+    flow: UpdateFlow,
+    webhook: TelegramWebhook | None,
+    updates: Callable[[asyncio.Event], Awaitable[None]],
+) -> None:
+    """uvicorn on ``sock`` beside ``updates(stop)``; either ending stops the other, and the
+    updates of ``flow`` still in hand end before the club closes."""
     with sock:
         stop = stop_signal()
         async with running(app, background_work=True):
-            server = api_server(club_of(app), stop)
-            serving = asyncio.create_task(server.serve(sockets=[sock]), name="http api")
+            server = api_server(club_of(app), stop, webhook)
+            serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
             serving.add_done_callback(lambda _: stop.set())
             host, port = sock.getsockname()[:2]
             log.info("the HTTP API is on http://%s:%d%s/docs", host, port, API_PREFIX)
             try:
-                await poll(app, UpdateFlow(app), stop)
+                await updates(stop)
             finally:
                 stop.set()
                 await serving
+                await flow.finish(UPDATES_SHUTDOWN_SECONDS)

@@ -67,7 +67,7 @@ class UpdateFlow:
 
     def start(self, update: Update) -> asyncio.Task[None]:
         """Begin handling ``update`` (after the earlier updates of its chat)."""
-        key = _chat_key(update)
+        key = chat_key(update)
         previous = self._last_of_chat.get(key) if key is not None else None
         self._next = max(self._next, update.update_id + 1)
         task = asyncio.create_task(
@@ -111,7 +111,7 @@ class UpdateFlow:
             del self._last_of_chat[key]
 
 
-def _chat_key(update: Update) -> int | None:
+def chat_key(update: Update) -> int | None:
     """What orders updates: the chat, else the user (inline queries, payments), else nothing."""
     if update.effective_chat is not None:
         return update.effective_chat.id

@@ -1,106 +1,81 @@
-"""Webhook mode: a small HTTP receiver that checks Telegram's secret token in constant time.
+"""Webhook mode: how an update posted to the HTTP app's webhook route is handled, once.
 
-python-telegram-bot's own webhook server compares the secret with ``!=`` and needs tornado; this
-receiver uses only asyncio, compares with :func:`hmac.compare_digest`, refuses a request without the
-right token with 403 before reading its body, and drops an ``update_id`` it has already taken, so a
-redelivered update is handled once. It answers 200 once the update is handled (through
-:class:`bot.updates.UpdateFlow`, in order per chat), not once it is queued: a bot that dies first
-leaves Telegram to deliver the update again.
+The route (:mod:`web.telegram_webhook`) checks the secret and the body and awaits
+:meth:`WebhookHandling.receive`, answering Telegram 200 when it returns. Here the update is
+claimed in the club's database (:mod:`core.inbox`), so that behind a load balancer:
+
+- a redelivered ``update_id`` is handled once, by whichever process claimed it first; the others
+  wait until it is handled before answering, so Telegram sends that chat nothing newer meanwhile;
+- a chat's update waits for the chat's earlier updates held by other processes (and, within this
+  process, :class:`bot.updates.UpdateFlow` keeps the same order);
+- a process that dies mid-update loses its claim after :data:`core.inbox.LEASE`, and Telegram's
+  next delivery is handled by another.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
-import logging
-from collections import OrderedDict
-from http import HTTPStatus
-from urllib.parse import urlsplit
+import os
+import socket
+from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
 
-from bot.app import running
-from bot.updates import SHUTDOWN_SECONDS, UpdateFlow, stop_signal
+from bot.context import club_of
+from bot.updates import UpdateFlow, chat_key
+from core import inbox
 
-log = logging.getLogger(__name__)
-
-SECRET_HEADER = "x-telegram-bot-api-secret-token"
-MAX_HEADER_BYTES = 16 * 1024
-MAX_BODY_BYTES = 1024 * 1024
-REMEMBERED_UPDATES = 10_000
+FIRST_WAIT_SECONDS = 0.01  # waiting for another process's update: the first look
+LONGEST_WAIT_SECONDS = 0.25  # and the slowest it gets
 
 
-class WebhookReceiver:
-    def __init__(self, app: Application, secret: str, path: str = "/") -> None:
-        if not secret:
-            raise ValueError("webhook mode needs a secret token")
+class WebhookHandling:
+    """Updates from the webhook route: claimed across processes, then handled in chat order."""
+
+    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         self.app = app
         self.flow = UpdateFlow(app)
-        self.secret = secret.encode()
-        self.path = path
-        self._seen: OrderedDict[int, None] = OrderedDict()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"[:64]
 
-    async def serve(self, host: str, port: int) -> asyncio.Server:
-        return await asyncio.start_server(self._handle, host, port, limit=MAX_HEADER_BYTES)
+    async def receive(self, data: dict[str, Any]) -> None:
+        """Handle the update in ``data`` unless it was (or is being) handled; return once it is.
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            status = await self._respond(reader)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            status = HTTPStatus.BAD_REQUEST
-        writer.write(
-            f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Length: 0\r\n"
-            "Connection: close\r\n\r\n".encode()
-        )
-        try:
-            await writer.drain()
-        finally:
-            writer.close()
-
-    async def _respond(self, reader: asyncio.StreamReader) -> HTTPStatus:
-        head = await reader.readuntil(b"\r\n\r\n")
-        request_line, *header_lines = head.decode("latin-1").split("\r\n")
-        method, target, _ = request_line.split(" ", 2)
-        headers = {}
-        for line in header_lines:
-            name, sep, value = line.partition(":")
-            if sep:
-                headers[name.strip().lower()] = value.strip()
-        if target.split("?")[0] != self.path:
-            return HTTPStatus.NOT_FOUND
-        if method != "POST":
-            return HTTPStatus.METHOD_NOT_ALLOWED
-        if not hmac.compare_digest(headers.get(SECRET_HEADER, "").encode(), self.secret):
-            log.warning("webhook request with a missing or wrong secret token")
-            return HTTPStatus.FORBIDDEN
-        length = int(headers.get("content-length", "0"))
-        if not 0 < length <= MAX_BODY_BYTES:
-            return HTTPStatus.REQUEST_ENTITY_TOO_LARGE if length else HTTPStatus.BAD_REQUEST
-        body = await reader.readexactly(length)
-        data = json.loads(body)
-        update = Update.de_json(data, self.app.bot)
-        if update is None or self._already_seen(update.update_id):
-            return HTTPStatus.OK
-        await self.flow.handle(update)
-        return HTTPStatus.OK
-
-    def _already_seen(self, update_id: int) -> bool:
-        if update_id in self._seen:
-            return True
-        self._seen[update_id] = None
-        if len(self._seen) > REMEMBERED_UPDATES:
-            self._seen.popitem(last=False)
-        return False
+        Raises :class:`ValueError` for an object Telegram could not have sent.
+        """
+        update = _decoded(data, self.app)
+        sessions = club_of(self.app).sessions
+        chat = chat_key(update)
+        wait = _Backoff()
+        while (claim := await inbox.claim(sessions, update.update_id, chat, self.worker)) is not (
+            inbox.Claim.MINE
+        ):
+            if claim is inbox.Claim.HANDLED:
+                return
+            await wait()  # held by another process: answer once it is handled, or take it over
+        async with inbox.holding(sessions, update.update_id, self.worker):
+            wait = _Backoff()
+            while not await inbox.turn_has_come(sessions, update.update_id, chat):
+                await wait()
+            await self.flow.handle(update)
 
 
-async def run_webhook(app: Application, url: str, secret: str, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM: register the webhook, receive, and handle updates."""
-    receiver = WebhookReceiver(app, secret, path=urlsplit(url).path or "/")
-    async with running(app, background_work=True):
-        await app.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
-        server = await receiver.serve(host, port)
-        async with server:
-            await stop_signal().wait()
-        await receiver.flow.finish(SHUTDOWN_SECONDS)
+def _decoded(data: dict[str, Any], app: Application[Any, Any, Any, Any, Any, Any]) -> Update:
+    try:
+        update = Update.de_json(data, app.bot)
+    except Exception as exc:  # de_json raises whatever a malformed field makes it raise
+        raise ValueError(f"not an update: {exc}") from exc
+    if update is None:
+        raise ValueError("not an update")
+    return update
+
+
+class _Backoff:
+    """Sleeps that start short (most waits end within a handler's time) and grow to a bound."""
+
+    def __init__(self) -> None:
+        self._seconds = FIRST_WAIT_SECONDS
+
+    async def __call__(self) -> None:
+        await asyncio.sleep(self._seconds)
+        self._seconds = min(self._seconds * 2, LONGEST_WAIT_SECONDS)

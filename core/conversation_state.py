@@ -12,10 +12,9 @@ import json
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db import transaction
+from core.db import insert_for, transaction
 from core.models import ConversationState, utcnow
 
 CONVERSATION = "conversation"
@@ -70,10 +69,8 @@ async def _put(sessions: Sessions, kind: str, name: str, key: str, value: Any | 
             await session.execute(delete(ConversationState).where(*where))
             return
         # One statement either way, so two writers of the same row never collide on the insert.
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         row = {"kind": kind, "name": name, "key": key, "value": value, "updated_at": utcnow()}
-        statement = insert(ConversationState).values(**row)
+        statement = insert_for(session, ConversationState).values(**row)
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=["kind", "name", "key"],

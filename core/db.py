@@ -18,6 +18,7 @@ from typing import Any, TypeAlias
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -107,6 +108,13 @@ def _sqlite_writer(sessions: Sessions) -> contextlib.AbstractAsyncContextManager
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
         return contextlib.nullcontext()
     return _WRITERS.setdefault(bind.sync_engine, asyncio.Lock())
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """``INSERT`` of the session's dialect, which has ``ON CONFLICT`` (plain SQLAlchemy has not):
+    one statement that inserts or leaves a row, so two writers of one key never collide."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def alembic_config() -> Config:

@@ -1,8 +1,9 @@
 """The sweep's chores: what time alone changes, done before any message is chosen.
 
 Points expiry, code expiry, pending points whose return window has passed, the monthly tier
-evaluation: each a batch per transaction, at most :data:`MAX_BATCHES` per sweep (the next sweep
-carries on), so one chore never holds the database for long. The lifecycle sweep runs them in
+evaluation, the webhook's old update records: each a batch per transaction, at most
+:data:`MAX_BATCHES` per sweep (the next sweep carries on), so one chore never holds the database
+for long. The lifecycle sweep runs them in
 order (:data:`HOUSEKEEPING`), then asks :mod:`core.lifecycle` whom to tell about it.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from core import expiry, purchases, redemptions, tiers
+from core import expiry, inbox, purchases, redemptions, tiers
 from core.db import Sessions, transaction
 from core.rules import Rules
 
@@ -69,5 +70,16 @@ async def evaluate_tiers(sessions: Sessions, rules: Rules, now: datetime, tz: Zo
         return evaluation.downgraded + evaluation.upgraded + evaluation.warned
 
 
+async def forget_updates(sessions: Sessions, rules: Rules, now: datetime, tz: ZoneInfo) -> int:
+    """Drop the webhook's record of updates long handled; returns how many."""
+    return await inbox.forget_handled(sessions, now)
+
+
 Chore = Callable[[Sessions, Rules, datetime, ZoneInfo], Awaitable[int]]
-HOUSEKEEPING: tuple[Chore, ...] = (expire_points, expire_codes, activate_points, evaluate_tiers)
+HOUSEKEEPING: tuple[Chore, ...] = (
+    expire_points,
+    expire_codes,
+    activate_points,
+    evaluate_tiers,
+    forget_updates,
+)

@@ -517,6 +517,26 @@ class ConversationState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TelegramUpdate(Base):
+    """An update Telegram posted to the webhook, claimed by the process that handles it.
+
+    Several ``bashgah run`` processes may serve one webhook: this row, not a process's memory, says
+    that an ``update_id`` is taken (``claimed_at``, by ``worker``) and then handled
+    (``handled_at``), so a redelivery is handled once wherever it lands, and a chat's updates wait
+    for its earlier ones (``chat_key``) whichever process holds them. Handled rows are deleted a
+    few days later: Telegram keeps an update for at most a day.
+    """
+
+    __tablename__ = "telegram_updates"
+    __table_args__ = (Index("ix_telegram_updates_chat_open", "chat_key", "update_id"),)
+
+    update_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    chat_key: Mapped[int | None] = mapped_column(BigInteger)
+    worker: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
 class ApiKey(Base):
     """A key a shop's system (its till, its web shop) calls the HTTP API with.
 

@@ -19,12 +19,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import String, and_, cast, exists, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core import messaging, outbox
+from core.db import insert_for
 from core.errors import AlreadyAnswered, AlreadyCommented, InvalidInput, SurveyNotFound, SurveyStale
 from core.models import (
     Delivery,
@@ -154,10 +154,8 @@ async def schedule_nps(
         .limit(limit)
     )
     columns = ["member_id", "kind", "touchpoint", "due_at", "status", "created_at"]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(SurveyInvite)
+        insert_for(session, SurveyInvite)
         .from_select(columns, eligible)
         .on_conflict_do_nothing(index_elements=["touchpoint"])
     )

@@ -30,7 +30,7 @@ def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
 
 def _copy(tmp_path: Path) -> Path:
     tree = tmp_path / "tree"
-    for package in ("core", "bot", "web"):
+    for package in ("core", "bot", "web", "texts"):
         shutil.copytree(ROOT / package, tree / package, ignore=shutil.ignore_patterns("assets"))
     shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
     return tree

@@ -2,7 +2,8 @@
 
 Every endpoint lives under ``/api/v1``, with its OpenAPI document at ``/api/v1/openapi.json`` and
 readable docs at ``/api/v1/docs``. Every failure, ours or the framework's, is answered as
-``application/problem+json`` (:mod:`web.problems`) in the club's language.
+``application/problem+json`` (:mod:`web.problems`) in the club's language. In webhook mode,
+Telegram's webhook is one more route (:mod:`web.telegram_webhook`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from core.errors import BashgahError
 from web.limits import RateLimiter
 from web.problems import Refused, of_error, problem
 from web.routes import router
+from web.telegram_webhook import TelegramWebhook, mount
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
 
 
-def create_app(club: Club) -> FastAPI:
-    """The API over an open club; the caller opens and closes the club."""
+def create_app(club: Club, webhook: TelegramWebhook | None = None) -> FastAPI:
+    """The API over an open club, and Telegram's ``webhook`` if given; the caller opens and closes
+    the club."""
     app = FastAPI(
         title="Bashgah",
         version="1",
@@ -36,6 +39,8 @@ def create_app(club: Club) -> FastAPI:
     app.state.club = club
     app.state.limiter = RateLimiter()
     app.include_router(router, prefix=API_PREFIX)
+    if webhook is not None:
+        mount(app, webhook)
     _answer_failures(app, club.settings.locale)
     return app
 
