@@ -349,7 +349,7 @@ class BotProcess:
     def start(self, *, wait: bool = True) -> BotProcess:
         assert not self.alive, "the bot is already running"
         self.starts += 1
-        log = self.folder / f"bot-{self.starts}.log"
+        log = self.folder / f"bot-{id(self):x}-{self.starts}.log"  # processes may share a folder
         self._logs.append(log)
         self.started_at = time.monotonic()
         with log.open("wb") as out:
@@ -464,13 +464,16 @@ def new_club(template: Path, folder: Path, rules: str = RULES_TOML) -> Club:
 
 
 @contextlib.contextmanager
-def fake_telegram() -> Iterator[Telegram]:
+def fake_telegram(overall_limit: int = 30) -> Iterator[Telegram]:
     """The fake Bot API in a thread of this process; getUpdates long-polls up to 10 s.
 
     30 messages a second overall, as Telegram; its one-a-second-per-chat rule is off: it is meant
     for broadcasts, Telegram tolerates short bursts in a conversation, and the tests type faster
     than people."""
-    api = FakeBotApi(token=TOKEN, updates_wait=10.0, hang_seconds=30.0, per_chat_interval=0.0)
+    api = FakeBotApi(
+        token=TOKEN, updates_wait=10.0, hang_seconds=30.0, per_chat_interval=0.0,
+        overall_limit=overall_limit,
+    )  # fmt: skip
     with api.in_thread():
         yield Telegram(api)
 
