@@ -36,7 +36,16 @@ from core.event_types import (
     REWARD_REDEEMED,
     TIER_CHANGED,
 )
-from core.models import Hook, HookDelivery, Member, Purchase, Redemption, Reward, utcnow
+from core.models import (
+    Hook,
+    HookDelivery,
+    Member,
+    Purchase,
+    Redemption,
+    Reward,
+    TierChange,
+    utcnow,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -133,6 +142,9 @@ def redemption(member: Member, reward: Reward, redeemed: Redemption) -> dict[str
     )  # fmt: skip
 
 
-def tier(member: Member, old: str, new: str, reason: str) -> dict[str, Any]:
-    """``reason``: ``purchase`` (an upgrade the moment it is reached) or ``evaluation``."""
-    return about(member, **{"from": old, "to": new, "reason": reason})
+def tier(member: Member, change: TierChange) -> dict[str, Any]:
+    """``reason``: ``purchase`` (an upgrade the moment it is reached) or ``evaluation`` (the
+    monthly one, which writes its events from SQL in the same shape)."""
+    return about(
+        member, **{"from": change.old_tier, "to": change.new_tier, "reason": change.reason}
+    )

@@ -106,12 +106,7 @@ async def upgrade_if_reached(
     member.tier_warning = None
     session.add(change)
     await session.flush()
-    await events.emit(
-        session,
-        events.TIER_CHANGED,
-        events.tier(member, change.old_tier, change.new_tier, change.reason),
-        now,
-    )
+    await events.emit(session, events.TIER_CHANGED, events.tier(member, change), now)
     return change
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.shell import MEMBER, STAFF
 from core import hooks, housekeeping, rewards
 from core.actions import adjustments, joining, purchases, redemptions
 from core.audit import Actor
@@ -19,7 +20,9 @@ from core.club import Club
 from core.errors import HookNotFound, InvalidHookUrl, UnknownEventType
 from core.event_types import EVENT_TYPES
 from core.models import Hook, HookDelivery, HookDeliveryStatus, Member, utcnow
+from tests.conftest import STAFF_CHAT_ID, BotHarness
 from tests.helpers import new_member
+from tests.test_web_api import connected
 
 CASHIER = Actor(501, "Cashier")
 ADMIN = Actor(502, "Admin")
@@ -219,6 +222,50 @@ async def test_a_redemption_and_its_hand_over_are_events_and_a_replay_is_not(clu
     assert [(e["type"], e["data"]) for e in await _events(club)] == [
         ("reward.redeemed", data),
         ("reward.confirmed", data),
+    ]
+
+
+async def test_the_tills_api_calls_are_the_same_events_and_a_retry_is_none(club: Club) -> None:
+    await hooks.add(club, URL, ["member.joined", "purchase.recorded", "purchase.refunded"])
+
+    async with connected(club) as api:
+        joined = await api.post("/members", {"phone": "0912 123 4567"}, idem="m-1")
+        number = joined.json()["number"]
+        sale = {"member": str(number), "amount": 250_000, "reference": "INV-1"}
+        first = await api.post("/purchases", sale, idem="p-1")
+        retried = await api.post("/purchases", sale, idem="p-1")
+        refunded = await api.post("/purchases/INV-1/refund", idem="r-1")
+
+    assert (joined.status_code, first.status_code, refunded.status_code) == (201, 201, 200)
+    assert retried.json() == first.json()
+    events = await _events(club)
+    assert [(e["type"], e["data"]["member"]) for e in events] == [
+        ("member.joined", number),
+        ("purchase.recorded", number),
+        ("purchase.refunded", number),
+    ]
+    assert events[0]["data"]["source"] == "till"
+
+
+async def test_the_staff_groups_commands_and_the_members_contact_are_events(
+    bot: BotHarness,
+) -> None:
+    await hooks.add(bot.club, URL)
+    bot.standin.chat_member_status[(STAFF_CHAT_ID, STAFF["id"])] = "member"
+    bot.chat.as_staff(STAFF_CHAT_ID)
+
+    await bot.chat.send("/member_add 0912 123 4567 مریم")
+    await bot.chat.send("/purchase #1 250000 INV-1")
+    bot.chat.as_member(MEMBER)
+    await bot.chat.send("/start")
+    await bot.chat.share_contact(NUMBER)  # the till member's own number, verified: now theirs
+    await bot.chat.press(1)  # the name Telegram suggests
+    await bot.chat.press("رد شدن")  # no birthday
+
+    assert [(e["type"], e["data"]["member"]) for e in await _events(bot.club)] == [
+        ("member.joined", 1),
+        ("purchase.recorded", 1),
+        ("member.claimed", 1),
     ]
 
 
