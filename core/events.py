@@ -47,6 +47,7 @@ from core.models import (
     utcnow,
 )
 
+# The type names are :mod:`core.event_types`', here too so that a call site needs one import.
 __all__ = [
     "EVENT_TYPES",
     "MEMBER_CLAIMED",

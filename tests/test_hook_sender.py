@@ -196,7 +196,7 @@ async def test_a_receiver_that_fails_twice_gets_the_same_event_again_then_it_is_
     await _hook(club, receiver)
     member = await _member(club)
     await _buy(club, member, "INV-1")
-    receiver.statuses = [500, 503]
+    receiver.statuses = [500, 500]
     clock = Clock()
     sender = HookSender(club.sessions, clock=clock)
 
