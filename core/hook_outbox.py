@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, select, update
 from core.db import Sessions, transaction
 from core.models import Hook, HookDelivery, HookDeliveryStatus, utcnow
 
-MAX_ATTEMPTS = 12  # 10 s, 20 s, … then hourly: about nine hours of trying in all
+MAX_ATTEMPTS = 12  # retried after 10 s, 20 s, 40 s … up to hourly: about 3.4 hours in all
 FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(hours=1)
 MAX_ERROR = 255
