@@ -1,5 +1,6 @@
 """The ``bashgah`` command: run the bot (and the HTTP API), try it offline, upgrade the database,
-check the rules, make and revoke API keys, import an existing customer list."""
+check the rules, make and revoke API keys, subscribe the shop's URLs to events, import an existing
+customer list."""
 
 from __future__ import annotations
 
@@ -19,17 +20,20 @@ from bot.app import build_application, run_polling, running
 from bot.serving import listening_socket, run_polling_with_api, run_webhook
 from bot.shell import DEFAULT_STAFF_CHAT, STAFF, Driver, interactive_lines, play
 from bot.standin import BotApiStandin
-from core import api_keys, imports
+from core import api_keys, hooks, imports
 from core.audit import SYSTEM
 from core.club import Club
 from core.config import Settings
 from core.db import upgrade_url
-from core.errors import InvalidInput, RulesError
+from core.errors import BashgahError, InvalidInput, RulesError
+from core.event_types import EVENT_TYPES
 from core.rules import load_rules
+from web.problems import words
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 WEBHOOK_PORT = 8443
 REPORT_LINES = 50  # refused rows and duplicates listed by ``import members``; the rest counted
+HOOK_REFUSALS = ("url", "event_type", "hook_id")  # the value a refused hooks command named
 KEY_ERRORS = {  # core.api_keys' reasons, as the owner at the terminal reads them
     "api_key_name": f"an API key's name is 1 to {api_keys.MAX_NAME} characters",
     "api_key_name_taken": "an API key named {name!r} exists already",
@@ -74,6 +78,18 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--branch", default=api_keys.DEFAULT_BRANCH, help="the branch it sells in")
     keys.add_parser("list", help="the keys made (never the keys themselves)")
     keys.add_parser("revoke", help="refuse a key from now on").add_argument("name")
+    hook = commands.add_parser("hooks", help="the shop's URLs events are posted to").add_subparsers(
+        dest="hook_command", required=True
+    )
+    add = hook.add_parser("add", help="post events to URL, signed; prints the secret, once")
+    add.add_argument("url", help="http:// or https:// address of the shop's receiver")
+    add.add_argument(
+        "--events",
+        default="",
+        help=f"comma-separated event types (default: all of {', '.join(EVENT_TYPES)})",
+    )
+    hook.add_parser("list", help="the hooks (never their secrets)")
+    hook.add_parser("remove", help="post nothing more to a hook").add_argument("id", type=int)
     members = commands.add_parser("import", help="bring in data kept elsewhere").add_subparsers(
         dest="import_command", required=True
     )
@@ -99,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_shell(settings, lines))
         elif args.command == "api-key":
             return asyncio.run(_api_key(settings, args))
+        elif args.command == "hooks":
+            return asyncio.run(_hooks(settings, args))
         elif args.command == "import":
             return _import(settings, args.file, apply=args.apply)
         else:
@@ -159,6 +177,38 @@ async def _api_key(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await club.close()
     return 0
+
+
+async def _hooks(settings: Settings, args: argparse.Namespace) -> int:
+    """``bashgah hooks add|list|remove`` over the club's database; a refusal in the club's
+    language, with the value refused."""
+    club = await Club.open(settings)
+    try:
+        if args.hook_command == "add":
+            events = [name for name in args.events.split(",") if name.strip()]
+            made = await hooks.add(club, args.url, events)
+            print(f"hook {made.id}: {made.url} ({_events_of(made.events)})")
+            print(f"secret: {made.secret}")
+            print("Keep it safe: it is shown only now and will not be shown again.")
+        elif args.hook_command == "list":
+            rows = [(str(h.id), h.url, _events_of(h.events), _when(h.created_at),
+                     _when(h.removed_at)) for h in await hooks.listing(club)]  # fmt: skip
+            _print_table(("id", "url", "events", "created", "removed"), rows)
+        else:
+            removed = await hooks.remove(club, args.id)
+            print(f"hook {removed.id} removed ({_when(removed.removed_at)}): {removed.url}")
+    except BashgahError as exc:
+        refused = next((exc.details[k] for k in HOOK_REFUSALS if k in exc.details), "")
+        text = words(club.settings.locale, exc.code, exc.details)
+        print(f"bashgah: {text} ({refused})", file=sys.stderr)
+        return 1
+    finally:
+        await club.close()
+    return 0
+
+
+def _events_of(events: Sequence[str]) -> str:
+    return ",".join(events) if events else "all"
 
 
 def _import(settings: Settings, path: Path, *, apply: bool) -> int:

@@ -199,3 +199,27 @@ class SegmentError(BashgahError):
         self.reason = reason
         self.position = position
         self.token = token
+
+
+class InvalidHookUrl(InvalidInput):
+    """A hook's address is not an absolute ``http``/``https`` URL with a host."""
+
+    code = "invalid_hook_url"
+
+    def __init__(self, url: str) -> None:
+        super().__init__("bad_url", url)
+        self.details["url"] = url
+
+
+class UnknownEventType(InvalidInput):
+    """A hook was asked for an event type Bashgah does not send."""
+
+    code = "unknown_event_type"
+
+    def __init__(self, event_type: str) -> None:
+        super().__init__("unknown", event_type)
+        self.details["event_type"] = event_type
+
+
+class HookNotFound(BashgahError):
+    code = "hook_not_found"

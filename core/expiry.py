@@ -8,11 +8,13 @@ housekeeping runs it (:mod:`core.housekeeping`).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
     MetaData,
+    Select,
     String,
     Table,
     cast,
@@ -26,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateTable
 
+from core import events
 from core.ledger import debit, lock_member
 from core.models import EntryKind, Id, LedgerEntry, LotDraw, Member, PointsLot, UTCDateTime, utcnow
 
@@ -70,11 +73,28 @@ async def expire_due(session: AsyncSession, now: datetime | None = None, limit: 
             .join(LedgerEntry, LedgerEntry.idempotency_key == batch.c.idempotency_key)
             .limit(1)
         )
-        if taken is not None:
-            return await _expire_each(session, now)
-        return await _expire_batch(session, now)
+        expire = _expire_each if taken is not None else _expire_batch
+        expired = await expire(session, now)
+        await events.emit_rows(session, events.POINTS_EXPIRED, _expired_per_member(), now)
+        return expired
     finally:
         await session.execute(delete(batch))
+
+
+def _expired_per_member() -> Select[Any]:
+    """Each member of the batch and the points that expired for them: a ``points.expired``
+    event's data."""
+    batch = _EXPIRING
+    return (
+        select(
+            batch.c.member_id.label("member"),
+            Member.phone.label("phone"),
+            cast(func.sum(batch.c.points), BigInteger).label("points"),  # not a Decimal
+        )
+        .join(Member, Member.id == batch.c.member_id)
+        .group_by(batch.c.member_id, Member.phone)
+        .order_by(batch.c.member_id)
+    )
 
 
 async def _lock_and_reread(session: AsyncSession) -> None:

@@ -573,3 +573,57 @@ class ApiRequest(Base):
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[Any] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Hook(Base):
+    """A URL of the shop's own systems that events are posted to (``bashgah hooks add``).
+
+    ``secret`` signs every body (HMAC-SHA256), so it is kept as it is, not as a hash: unlike an
+    API key, which we only check, this one we must use. ``events`` lists the event types it
+    takes; empty takes them all. A removed hook stays listed with its date and gets nothing more.
+    """
+
+    __tablename__ = "hooks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(64))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None]
+
+
+class HookDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender; back to pending if it dies
+    SENT = "sent"  # the hook answered 2xx
+    FAILED = "failed"  # retries ran out, or the hook was removed first
+
+
+class HookDelivery(Base):
+    """One event for one hook, in the hooks' outbox: written with what caused it, posted later.
+
+    ``body`` is the exact JSON that is signed and sent, so every retry sends the same bytes;
+    ``event_id`` is the event's, the same for every hook it goes to (the receiver's dedupe key).
+    """
+
+    __tablename__ = "hook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("hook_id", "event_id"),
+        Index("ix_hook_deliveries_status_not_before", "status", "not_before", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    hook_id: Mapped[int] = mapped_column(Id, ForeignKey("hooks.id"))
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[HookDeliveryStatus] = mapped_column(
+        String(16), default=HookDeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

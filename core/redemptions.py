@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger, rewards, surveys
+from core import events, ledger, rewards, surveys
 from core.clock import after_days
 from core.codes import new_code, normalize_code
 from core.errors import (
@@ -102,6 +102,9 @@ async def redeem(
             raise
         return _replayed(earlier, member_id)
     await session.refresh(reward, ["stock"])
+    await events.emit(
+        session, events.REWARD_REDEEMED, events.redemption(member, reward, redemption), now
+    )
     return redemption
 
 

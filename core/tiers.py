@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateTable
 
+from core import events
 from core.models import (
     Id,
     Member,
@@ -105,6 +106,7 @@ async def upgrade_if_reached(
     member.tier_warning = None
     session.add(change)
     await session.flush()
+    await events.emit(session, events.TIER_CHANGED, events.tier(member, change), now)
     return change
 
 
@@ -237,9 +239,26 @@ async def evaluate_all(
     await _update(session, _among(moved), tier=new_tier, tier_warning=None)
     await _update(session, _among(moves.c.move == _Move.WARN.value), tier_warning=period)
     await _update(session, _among(moves.c.move == _Move.CLEAR.value), tier_warning=None)
+    await events.emit_rows(session, events.TIER_CHANGED, _changed(moved), now)
     await session.execute(delete(moves))
     await session.flush()
     return evaluation
+
+
+def _changed(moved: ColumnElement[bool]) -> Select[Any]:
+    """Each member the evaluation moved, as the data of their ``tier.changed`` event."""
+    return (
+        select(
+            _MOVES.c.member_id.label("member"),
+            Member.phone.label("phone"),
+            _MOVES.c.old_tier.label("from"),
+            _MOVES.c.new_tier.label("to"),
+            literal("evaluation").label("reason"),
+        )
+        .join(Member, Member.id == _MOVES.c.member_id)
+        .where(moved)
+        .order_by(_MOVES.c.member_id)
+    )
 
 
 def _among(which: ColumnElement[bool]) -> ColumnElement[bool]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from core import audit, members, profile, referrals
+from core import audit, events, members, profile, referrals
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
@@ -103,6 +103,12 @@ async def join(
             phone_verified=phone_verified, birthday=birthday, locale=locale, username=username,
             referral_code=referral_code,
         )  # fmt: skip
+        if result.created:
+            await events.emit(
+                session, events.MEMBER_JOINED, events.about(result.member, source="telegram")
+            )
+        if result.claimed:
+            await events.emit(session, events.MEMBER_CLAIMED, events.about(result.member))
     bonus = club.rules.referral.welcome_bonus if result.referral else 0
     return Joined(result.member, result.created, bonus, result.displaced, result.claimed)
 
@@ -130,6 +136,7 @@ async def register(
                 session, actor, action="member_add", member_id=member.id,
                 after={"named": member.name is not None, "birthday": birthday is not None},
             )  # fmt: skip
+            await events.emit(session, events.MEMBER_JOINED, events.about(member, source="till"))
     return Registered(member, created)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit, confirmations, members, notices, purchases
+from core import audit, confirmations, events, members, notices, purchases
 from core.audit import Actor
 from core.club import Club
 from core.confirmations import PendingPurchase
@@ -140,6 +140,7 @@ async def refund(
                    "reference": result.purchase.reference, "reversed": result.reversed,
                    "unrecovered": result.unrecovered},
         )  # fmt: skip
+        await events.emit(session, events.PURCHASE_REFUNDED, events.refund(member, result.purchase))
         if render is not None:
             told = render(notices.REFUND, member, result=result)
             await notices.write_to(session, member, notices.about(result.purchase, "refund"), told)
@@ -170,6 +171,8 @@ async def _record(
                "reference": result.purchase.reference, "points": result.points,
                "confirmation": confirmation_id},
     )  # fmt: skip
+    member = await members.get(session, held.member_id)
+    await events.emit(session, events.PURCHASE_RECORDED, events.purchase(member, result.purchase))
     return result
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core import allocation, audit, members, redemptions, rewards
+from core import allocation, audit, events, members, redemptions, rewards
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
@@ -143,6 +143,9 @@ async def confirm(club: Club, actor: Actor, code: str) -> Handed:
             session, actor, action="confirm", member_id=member.id,
             after={"code": redemption.code, "reward": reward.title},
         )  # fmt: skip
+        await events.emit(
+            session, events.REWARD_CONFIRMED, events.redemption(member, reward, redemption)
+        )
     return Handed(member, reward, redemption)
 
 
