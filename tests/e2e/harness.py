@@ -391,6 +391,17 @@ class BotProcess:
         return "\n".join(self.log().splitlines()[-lines:])
 
 
+def run_cli(bot: BotProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    """``bashgah ARGS`` over the bot's database and settings, as the owner runs it beside the
+    bot; fails the test if it fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=bot.environment(), cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
 def _port_open(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
         return True

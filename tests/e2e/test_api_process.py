@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
@@ -24,7 +22,6 @@ from bot.serving import IDLE_SECONDS, MAX_HEADER_BYTES
 from core import members
 from core.rules import Rules
 from tests.e2e.harness import (
-    ROOT,
     BotProcess,
     Club,
     Person,
@@ -32,6 +29,7 @@ from tests.e2e.harness import (
     free_port,
     member_chat,
     plain,
+    run_cli,
 )
 
 SARA = Person(1001, "Sara", "Ahmadi")
@@ -46,14 +44,11 @@ async def _seed(session: AsyncSession, rules: Rules) -> None:
     )  # fmt: skip
 
 
-def _new_key(bot: BotProcess, name: str) -> str:
-    """``bashgah api-key create`` over the bot's database, as the owner runs it."""
-    made = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "api-key", "create", "--name", name],
-        env=bot.environment(), cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+def new_key(bot: BotProcess, name: str) -> str:
+    """``bashgah api-key create``, as the owner runs it: the key it prints."""
+    made = run_cli(bot, "api-key", "create", "--name", name)
     found = re.search(r"bgh_\S+", made.stdout)
-    assert found, made.stdout + made.stderr
+    assert found, made.stdout
     return found.group(0)
 
 
@@ -63,7 +58,7 @@ def test_the_api_and_polling_share_one_process_and_stop_together(
     club.seed(_seed)
     port = free_port()
     bot = bot_factory("--listen", "127.0.0.1", "--port", str(port))
-    key = _new_key(bot, "till-1")
+    key = new_key(bot, "till-1")
     bot.start()
     sara = member_chat(tg, SARA, bot)
 
