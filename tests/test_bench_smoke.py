@@ -25,7 +25,8 @@ def test_purchase_bench_prints_its_line() -> None:
 def test_api_bench_prints_its_line() -> None:
     line = api_bench.run(clients=2, count=10, member_count=3)
     assert re.fullmatch(
-        rf"api: clients=2 purchases_per_s={NUMBER} p50_ms={NUMBER} p99_ms={NUMBER}", line
+        rf"api: clients=2 purchases_per_s={NUMBER} p50_ms={NUMBER} p99_ms={NUMBER} engine=sqlite",
+        line,
     )
 
 
