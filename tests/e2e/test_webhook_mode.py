@@ -1,19 +1,22 @@
-"""``bashgah run --webhook-url ...``: the real process behind its own HTTP receiver.
+"""``bashgah run --webhook-url ...``: the real process, Telegram's webhook a route of its HTTP app.
 
 The fake plays Telegram: it records ``setWebhook`` and posts updates to the registered URL with
 the registered secret token (or a wrong one, or none, as anyone could). A request without the
 right token is refused with 403 and changes nothing; an update delivered twice (same
 ``update_id``, as Telegram does after a lost answer) is handled once. Updates are handled in the
 order they are queued, so a later update's answer shows that an earlier one was (or was not)
-handled.
+handled. A flood of silent connections does not keep Telegram out.
 """
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.serving import IDLE_SECONDS
 from core import members
 from core.rules import Rules
 from tests.e2e.harness import (
@@ -28,6 +31,7 @@ from tests.e2e.harness import (
     plain,
     staff_chat,
 )
+from tests.e2e.test_api_process import SILENT_CONNECTIONS
 
 SECRET = "e2e_S3cret-token"
 SARA = Person(1001, "Sara", "Ahmadi")
@@ -93,3 +97,28 @@ def test_webhook_refuses_wrong_secrets_and_handles_a_replay_once(
     assert club.unbalanced_books() == []
     assert tg.api.methods["getUpdates"] == 0, "webhook mode never polls"
     assert bot.alive
+
+
+def test_silent_connections_do_not_starve_the_webhook(
+    tg: Telegram, bot_factory: Callable[..., BotProcess], club: Club
+) -> None:
+    """The receiver's old failure: 1,100 idle connections and Telegram could not get through."""
+    club.seed(_seed)
+    port = free_port()
+    bot = bot_factory(
+        "--webhook-url", f"http://127.0.0.1:{port}/hook", "--webhook-secret", SECRET,
+        "--listen", "127.0.0.1", "--port", str(port),
+    )  # fmt: skip
+    bot.start()
+    sara = member_chat(tg, SARA, bot)
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=10)
+              for _ in range(SILENT_CONNECTIONS)]  # fmt: skip
+    try:
+        assert _points(tg, sara, "you have 0 points") == 1
+        deadline = time.monotonic() + IDLE_SECONDS + 10
+        for sock in silent:
+            sock.settimeout(max(deadline - time.monotonic(), 0.1))
+            assert sock.recv(1) == b"", "the server closes a connection that sends nothing"
+    finally:
+        for sock in silent:
+            sock.close()
