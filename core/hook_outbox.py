@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, select, update
 
 from core.db import Sessions, transaction
 from core.models import Hook, HookDelivery, HookDeliveryStatus, utcnow
+from core.outbox import pending_again
 
 MAX_ATTEMPTS = 12  # retried after 10 s, 20 s, 40 s … up to hourly: about 3.4 hours in all
 FIRST_RETRY = timedelta(seconds=10)
@@ -121,18 +122,11 @@ async def unclaim(
     hook failed and this one waits behind it): pending again, the attempt not counted."""
     if not ids:
         return 0
-    values: dict[str, Any] = {
-        "status": HookDeliveryStatus.PENDING,
-        "claimed_at": None,
-        "attempts": HookDelivery.attempts - 1,
-    }
-    if not_before is not None:
-        values["not_before"] = not_before
     async with transaction(sessions) as session:
         result = await session.execute(
             update(HookDelivery)
             .where(HookDelivery.id.in_(list(ids)), _in_flight())
-            .values(**values)
+            .values(**pending_again(HookDelivery, HookDeliveryStatus.PENDING, not_before))
             .execution_options(synchronize_session=False)
         )
     return int(result.rowcount or 0)

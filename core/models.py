@@ -449,7 +449,20 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"  # the member asked to be forgotten before it went out
 
 
-class Delivery(Base):
+class Attempts:
+    """The columns of a row some sender tries to deliver: when it may go, how often it was tried
+    (claimed), when it went, and why the last try failed. The outbox and the hooks' outbox share
+    them; each keeps its own statuses."""
+
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Attempts, Base):
     """One message in the outbox. Written first, sent later by the one rate-limited sender."""
 
     __tablename__ = "deliveries"
@@ -467,12 +480,6 @@ class Delivery(Base):
     text: Mapped[str] = mapped_column(Text)
     reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[DeliveryStatus] = mapped_column(String(16), default=DeliveryStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[datetime]
-    claimed_at: Mapped[datetime | None]
-    sent_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Campaign(Base):
@@ -600,7 +607,7 @@ class HookDeliveryStatus(StrEnum):
     FAILED = "failed"  # retries ran out, or the hook was removed first
 
 
-class HookDelivery(Base):
+class HookDelivery(Attempts, Base):
     """One event for one hook, in the hooks' outbox: written with what caused it, posted later.
 
     ``body`` is the exact JSON that is signed and sent, so every retry sends the same bytes;
@@ -621,9 +628,3 @@ class HookDelivery(Base):
     status: Mapped[HookDeliveryStatus] = mapped_column(
         String(16), default=HookDeliveryStatus.PENDING
     )
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[datetime]
-    claimed_at: Mapped[datetime | None]
-    sent_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

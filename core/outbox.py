@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import reachability
 from core.db import Sessions
-from core.models import Delivery, DeliveryStatus, utcnow
+from core.models import Attempts, Delivery, DeliveryStatus, utcnow
 
 MAX_ERROR = 255
 BLOCKED_ERROR = "member blocked the bot"
@@ -114,23 +114,28 @@ async def claim(
     return rows
 
 
+def pending_again(
+    table: type[Attempts], pending: str, not_before: datetime | None
+) -> dict[str, Any]:
+    """What puts claimed rows of either outbox back to pending: unclaimed, the attempt refunded,
+    and due at ``not_before`` if given."""
+    values: dict[str, Any] = {"status": pending, "claimed_at": None,
+                              "attempts": table.attempts - 1}  # fmt: skip
+    if not_before is not None:
+        values["not_before"] = not_before
+    return values
+
+
 async def unclaim(
     session: AsyncSession, delivery_ids: Collection[int], not_before: datetime | None = None
 ) -> int:
     """Claimed rows the sender chose not to send after all: pending again, the attempt refunded."""
     if not delivery_ids:
         return 0
-    values: dict[str, Any] = {
-        "status": DeliveryStatus.PENDING,
-        "claimed_at": None,
-        "attempts": Delivery.attempts - 1,
-    }
-    if not_before is not None:
-        values["not_before"] = not_before
     result = await session.execute(
         update(Delivery)
         .where(Delivery.id.in_(list(delivery_ids)), Delivery.status == DeliveryStatus.SENDING)
-        .values(**values)
+        .values(**pending_again(Delivery, DeliveryStatus.PENDING, not_before))
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)

@@ -402,6 +402,22 @@ def run_cli(bot: BotProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
+@contextlib.contextmanager
+def silent_connections(port: int, count: int, closed_within: float) -> Iterator[None]:
+    """``count`` connections to ``port`` that send nothing while the block runs; then each must
+    have been closed by the server within ``closed_within`` seconds of the block's start."""
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
+    deadline = time.monotonic() + closed_within
+    try:
+        yield
+        for sock in silent:
+            sock.settimeout(max(deadline - time.monotonic(), 0.1))
+            assert sock.recv(1) == b"", "the server closes a connection that sends nothing"
+    finally:
+        for sock in silent:
+            sock.close()
+
+
 def _port_open(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
         return True

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import time
 from collections.abc import Callable
 
 import httpx
@@ -30,6 +29,7 @@ from tests.e2e.harness import (
     member_chat,
     plain,
     run_cli,
+    silent_connections,
 )
 
 SARA = Person(1001, "Sara", "Ahmadi")
@@ -110,9 +110,7 @@ def test_silent_connections_and_endless_heads_do_not_starve_the_api(
 ) -> None:
     port = free_port()
     bot_factory("--listen", "127.0.0.1", "--port", str(port)).start()
-    silent = [socket.create_connection(("127.0.0.1", port), timeout=10)
-              for _ in range(SILENT_CONNECTIONS)]  # fmt: skip
-    try:
+    with silent_connections(port, SILENT_CONNECTIONS, closed_within=IDLE_SECONDS + 10):
         with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=5.0) as api:
             assert api.get("/openapi.json").status_code == 200
 
@@ -120,11 +118,3 @@ def test_silent_connections_and_endless_heads_do_not_starve_the_api(
             padding = "x" * (MAX_HEADER_BYTES + 1024)
             endless.sendall(f"GET /api/v1/openapi.json HTTP/1.1\r\nX-Pad: {padding}".encode())
             assert endless.recv(64).startswith(b"HTTP/1.1 400 ")
-
-        deadline = time.monotonic() + IDLE_SECONDS + 10
-        for sock in silent:
-            sock.settimeout(max(deadline - time.monotonic(), 0.1))
-            assert sock.recv(1) == b"", "the server closes a connection that sends nothing"
-    finally:
-        for sock in silent:
-            sock.close()

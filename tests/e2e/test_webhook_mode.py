@@ -10,8 +10,6 @@ handled. A flood of silent connections does not keep Telegram out.
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +27,7 @@ from tests.e2e.harness import (
     free_port,
     member_chat,
     plain,
+    silent_connections,
     staff_chat,
 )
 from tests.e2e.test_api_process import SILENT_CONNECTIONS
@@ -111,14 +110,5 @@ def test_silent_connections_do_not_starve_the_webhook(
     )  # fmt: skip
     bot.start()
     sara = member_chat(tg, SARA, bot)
-    silent = [socket.create_connection(("127.0.0.1", port), timeout=10)
-              for _ in range(SILENT_CONNECTIONS)]  # fmt: skip
-    try:
+    with silent_connections(port, SILENT_CONNECTIONS, closed_within=IDLE_SECONDS + 10):
         assert _points(tg, sara, "you have 0 points") == 1
-        deadline = time.monotonic() + IDLE_SECONDS + 10
-        for sock in silent:
-            sock.settimeout(max(deadline - time.monotonic(), 0.1))
-            assert sock.recv(1) == b"", "the server closes a connection that sends nothing"
-    finally:
-        for sock in silent:
-            sock.close()
