@@ -33,6 +33,7 @@ from core.errors import (
     ReferenceConflict,
 )
 from core.models import (
+    Branch,
     EntryKind,
     Member,
     MemberStatus,
@@ -344,6 +345,24 @@ async def recent(session: AsyncSession, member_id: int, limit: int = 5) -> list[
         .limit(limit)
     )
     return list(rows)
+
+
+async def page(
+    session: AsyncSession, *, branch_id: int | None, after: int | None, limit: int
+) -> list[tuple[Purchase, str]]:
+    """Up to ``limit`` purchases after id ``after``, oldest first, each with its branch's code;
+    of one branch, or of every branch (None). Keyset paging: a page costs the same anywhere."""
+    query = (
+        select(Purchase, Branch.code)
+        .join(Branch, Branch.id == Purchase.branch_id)
+        .order_by(Purchase.id)
+        .limit(limit)
+    )
+    if branch_id is not None:
+        query = query.where(Purchase.branch_id == branch_id)
+    if after is not None:
+        query = query.where(Purchase.id > after)
+    return [(purchase, code) for purchase, code in (await session.execute(query)).all()]
 
 
 def _earn_key(purchase: Purchase) -> str:
