@@ -44,6 +44,7 @@ BRANCH_ERRORS = {  # core.branches' reasons
     "branch_code_taken": "a branch with the code {code!r} exists already",
     "branch_chat_taken": "the group {chat} is another branch's staff group already",
     "branch_chat_is_club": "the group {chat} is the club's staff group, which serves main already",
+    "branch_chat": "{chat} is not a group's chat id (a group's is negative, such as -100…)",
 }
 
 
@@ -81,14 +82,20 @@ def _parser() -> argparse.ArgumentParser:
     shop = shops.add_parser("add", help="add a branch, with its cashiers' group if it has one")
     shop.add_argument("code", help="what staff and keys call it: letters, digits, - and _")
     shop.add_argument("name", help="its name, as people know it")
-    shop.add_argument("--staff-chat", type=int, help="the chat id of its cashiers' group")
+    shop.add_argument(
+        "--staff-chat", type=int, help="the chat id of its cashiers' group (negative: -100…)"
+    )
     shops.add_parser("list", help="every branch")
     keys = commands.add_parser("api-key", help="keys of the HTTP API").add_subparsers(
         dest="key_command", required=True
     )
     create = keys.add_parser("create", help="make a key and print it, once")
     create.add_argument("--name", required=True, help="who calls with it (the audit log's actor)")
-    create.add_argument("--branch", default=api_keys.DEFAULT_BRANCH, help="the branch it sells in")
+    create.add_argument(
+        "--branch",
+        default=api_keys.DEFAULT_BRANCH,
+        help="the code of the branch it sells in (`bashgah branch list`)",
+    )
     keys.add_parser("list", help="the keys made (never the keys themselves)")
     keys.add_parser("revoke", help="refuse a key from now on").add_argument("name")
     members = commands.add_parser("import", help="bring in data kept elsewhere").add_subparsers(
@@ -182,7 +189,7 @@ async def _api_key(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _branch(settings: Settings, args: argparse.Namespace) -> int:
     """``bashgah branch add|list`` over the club's database; a running bot sees a new branch's
-    group within :data:`bot.staff_access.CACHE_SECONDS`."""
+    group within :data:`bot.staff_access.BRANCH_CACHE_SECONDS`, without a restart."""
     club = await Club.open(settings)
     try:
         if args.branch_command == "add":

@@ -52,13 +52,16 @@ async def add(club: Club, code: str, name: str, *, staff_chat_id: int | None = N
     """A new branch, with its cashiers' group if given.
 
     :raises InvalidInput: a bad code (``branch_code``) or name (``branch_name``), a code taken
-        (``branch_code_taken``), a group that is another branch's (``branch_chat_taken``) or the
-        club's own staff group (``branch_chat_is_club``), which is ``main``'s already.
+        (``branch_code_taken``), a chat id that is no group's (``branch_chat``: a group's is
+        negative), a group that is another branch's (``branch_chat_taken``) or the club's own
+        staff group (``branch_chat_is_club``), which is ``main``'s already.
     """
     code = clean_code(code)
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise InvalidInput("branch_name", name)
+    if staff_chat_id is not None and staff_chat_id >= 0:
+        raise InvalidInput("branch_chat", str(staff_chat_id))
     if staff_chat_id is not None and staff_chat_id == club.settings.staff_chat_id:
         raise InvalidInput("branch_chat_is_club", str(staff_chat_id))
     async with transaction(club.sessions) as session:

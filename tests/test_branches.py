@@ -80,6 +80,7 @@ async def test_every_club_has_main_and_a_branch_is_added_once(club: Club, north:
         ("north", "Again", None, "branch_code_taken"),
         ("south", "South", NORTH_CHAT, "branch_chat_taken"),
         ("south", "South", STAFF_CHAT_ID, "branch_chat_is_club"),
+        ("south", "South", 4242, "branch_chat"),
         ("south side", "South", None, "branch_code"),
         ("", "South", None, "branch_code"),
         ("s" * 33, "South", None, "branch_code"),

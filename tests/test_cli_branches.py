@@ -62,6 +62,7 @@ async def test_a_branch_is_added_with_its_group_listed_and_sells_through_a_key(
             ("branch", "add", "south", "South", "--staff-chat", str(STAFF_CHAT_ID)),
             "the club's staff group",
         ),
+        (("branch", "add", "south", "South", "--staff-chat", "12345"), "not a group's chat id"),
         (("branch", "add", "south side", "South"), "letters, digits"),
         (("branch", "add", "s" * 33, "South"), "1 to 32 letters"),
         (("branch", "add", "main", "Main again"), "'main' exists already"),
