@@ -8,14 +8,19 @@ import csv
 import io
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import build_application, running
 from bot.shell import STAFF
-from bot.standin import ApiCall
+from bot.standin import ApiCall, BotApiStandin
 from core import branches, rewards
 from core.actions import redemptions
 from core.audit import Actor
+from core.config import Settings
+from core.db import make_sessionmaker
 from core.models import AuditEntry, Branch, Member, Purchase, PurchaseStatus, Redemption
-from tests.conftest import STAFF_CHAT_ID, BotHarness
+from core.rules import Rules
+from tests.conftest import STAFF_CHAT_ID, BotHarness, club_over
 from tests.helpers import reload_member
 
 NORTH_CHAT = -100_555
@@ -258,3 +263,26 @@ async def test_the_chart_caption_lists_a_few_branches_and_counts_the_rest(bot: B
     assert photo.method == "sendPhoto" and len(photo.text) <= 1024
     assert "b2: " in photo.text and "b3: " not in photo.text
     assert "۳ شعبهٔ دیگر" in photo.text  # main and b0-b2 shown, b3-b5 counted
+
+
+async def test_a_branch_group_known_at_start_gets_the_tills_menu(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    club = club_over(engine, make_sessionmaker(engine), database_url, Rules())
+    await branches.add(club, "north", "North", staff_chat_id=NORTH_CHAT)
+    club.reader.close()
+    settings = Settings(
+        _env_file=None, database_url=database_url, staff_chat_id=STAFF_CHAT_ID,
+        api_base_url="http://127.0.0.1:9/unused",
+    )  # fmt: skip
+    standin = BotApiStandin()
+
+    async with running(build_application(settings, request=standin)):
+        menus = {
+            call.params["scope"]["chat_id"]: {c["command"] for c in call.params["commands"]}
+            for call in standin.calls
+            if call.method == "setMyCommands" and call.params["scope"]["type"] == "chat"
+        }
+
+    assert menus[NORTH_CHAT] == {"purchase", "refund", "confirm", "member", "member_add", "stats"}
+    assert {"award", "export", "rewards_admin"} <= menus[STAFF_CHAT_ID]
