@@ -133,6 +133,7 @@ def populate(path: Path, count: int, seed: int = 6) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
+    [main] = db.execute("SELECT id FROM branches WHERE code = 'main'").fetchone()
     db.execute("BEGIN")
     for batch in _batches(_members(count, rng)):
         db.executemany(
@@ -144,8 +145,8 @@ def populate(path: Path, count: int, seed: int = 6) -> None:
     for batch in _batches(_purchases(count, rng)):
         db.executemany(
             "INSERT INTO purchases (member_id, amount, currency, reference, points, status,"
-            " created_at, refunded_at, points_reversed, points_unrecovered)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, refunded_at, points_reversed, points_unrecovered, branch_id)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {int(main)})",
             batch,
         )
     db.execute("COMMIT")

@@ -130,6 +130,7 @@ def build(path: Path, members: int, lots: int, seed: int = 7) -> None:
     db.execute("PRAGMA cache_size=-1000000")  # 1 GB
     db.execute("PRAGMA temp_store=MEMORY")
 
+    [main] = db.execute("SELECT id FROM branches WHERE code = 'main'").fetchone()
     total = members * lots
     row_id = 0
     db.execute("BEGIN")
@@ -154,8 +155,8 @@ def build(path: Path, members: int, lots: int, seed: int = 7) -> None:
                 qualifying[member_id] += points
         db.executemany(
             "INSERT INTO purchases (id, member_id, amount, currency, reference, points, status,"
-            " created_at, points_reversed, points_unrecovered)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, 0, 0)",
+            " created_at, points_reversed, points_unrecovered, branch_id)"
+            f" VALUES (?, ?, ?, ?, ?, ?, 'completed', ?, 0, 0, {int(main)})",
             purchase_rows,
         )
         db.executemany(

@@ -8,6 +8,7 @@ update is confirmed to Telegram only once handled.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from telegram import (
     BotCommandScopeChat,
 )
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -38,10 +40,13 @@ from bot.group_replies import GroupReplies
 from bot.handlers import errors
 from bot.persistence import DatabasePersistence, PromptApplication
 from bot.updates import UpdateFlow, poll, stop_signal
+from core import branches
 from core.club import Club
 from core.config import Settings
 from core.locales import LOCALES
 from texts import Translator, commands_from
+
+log = logging.getLogger(__name__)
 
 SHELL_TOKEN = "1:offline-shell"
 ANSWERS_AT_SHUTDOWN_SECONDS = 10.0  # how long queued group answers may take to go out at a stop
@@ -84,7 +89,8 @@ async def _open(app: Application) -> None:
 
 
 async def _publish_commands(app: Application) -> None:
-    """The command menus, per language, for members and for the staff chat."""
+    """The command menus, per language, for members, for the staff chat and for the branches'
+    groups known now (a group added later has its commands, not yet their menu)."""
     settings: Settings = app.bot_data["settings"]
     translator: Translator = app.bot_data[TRANSLATOR_KEY]
     for locale in LOCALES:
@@ -102,6 +108,14 @@ async def _publish_commands(app: Application) -> None:
             _commands(translator(settings.locale, "menus/staff")),
             scope=BotCommandScopeChat(settings.staff_chat_id),
         )
+    till = _commands(translator(settings.locale, "menus/branch"))
+    for branch in await branches.listing(app.bot_data[CLUB_KEY]):
+        if branch.staff_chat_id is None:
+            continue
+        try:
+            await app.bot.set_my_commands(till, scope=BotCommandScopeChat(branch.staff_chat_id))
+        except TelegramError as error:  # the bot is not in the group yet: the commands still work
+            log.warning("no command menu for branch %s's group: %s", branch.code, error)
 
 
 def _commands(text: str) -> list[BotCommand]:

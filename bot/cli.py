@@ -1,6 +1,6 @@
 """The ``bashgah`` command: run the bot (and the HTTP API), try it offline, upgrade the database,
-check the rules, make and revoke API keys, subscribe the shop's URLs to events, import an existing
-customer list."""
+check the rules, add branches, make and revoke API keys, subscribe the shop's URLs to events,
+import an existing customer list."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from bot.app import build_application, run_polling, running
 from bot.serving import listening_socket, run_polling_with_api, run_webhook
 from bot.shell import DEFAULT_STAFF_CHAT, STAFF, Driver, interactive_lines, play
 from bot.standin import BotApiStandin
-from core import api_keys, hooks, imports
+from core import api_keys, branches, hooks, imports
 from core.audit import SYSTEM
 from core.club import Club
 from core.config import Settings
@@ -39,6 +39,15 @@ KEY_ERRORS = {  # core.api_keys' reasons, as the owner at the terminal reads the
     "api_key_name_taken": "an API key named {name!r} exists already",
     "api_key_unknown": "no API key is named {name!r}",
     "api_key_branch": f"a branch code is 1 to {api_keys.MAX_BRANCH} characters",
+    "api_key_branch_unknown": "no branch has the code {branch!r} (see `bashgah branch list`)",
+}
+BRANCH_ERRORS = {  # core.branches' reasons
+    "branch_code": f"a branch code is 1 to {branches.MAX_CODE} letters, digits, '-' or '_'",
+    "branch_name": f"a branch's name is 1 to {branches.MAX_NAME} characters",
+    "branch_code_taken": "a branch with the code {code!r} exists already",
+    "branch_chat_taken": "the group {chat} is another branch's staff group already",
+    "branch_chat_is_club": "the group {chat} is the club's staff group, which serves main already",
+    "branch_chat": "{chat} is not a group's chat id (a group's is negative, such as -100…)",
 }
 
 
@@ -70,12 +79,26 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_subparsers(dest="rules_command", required=True).add_parser(
         "check", help="validate the rules file (BASHGAH_RULES) and print it"
     )
+    shops = commands.add_parser("branch", help="the club's branches").add_subparsers(
+        dest="branch_command", required=True
+    )
+    shop = shops.add_parser("add", help="add a branch, with its cashiers' group if it has one")
+    shop.add_argument("code", help="what staff and keys call it: letters, digits, - and _")
+    shop.add_argument("name", help="its name, as people know it")
+    shop.add_argument(
+        "--staff-chat", type=int, help="the chat id of its cashiers' group (negative: -100…)"
+    )
+    shops.add_parser("list", help="every branch")
     keys = commands.add_parser("api-key", help="keys of the HTTP API").add_subparsers(
         dest="key_command", required=True
     )
     create = keys.add_parser("create", help="make a key and print it, once")
     create.add_argument("--name", required=True, help="who calls with it (the audit log's actor)")
-    create.add_argument("--branch", default=api_keys.DEFAULT_BRANCH, help="the branch it sells in")
+    create.add_argument(
+        "--branch",
+        default=api_keys.DEFAULT_BRANCH,
+        help="the code of the branch it sells in (`bashgah branch list`)",
+    )
     keys.add_parser("list", help="the keys made (never the keys themselves)")
     keys.add_parser("revoke", help="refuse a key from now on").add_argument("name")
     hook = commands.add_parser("hooks", help="the shop's URLs events are posted to").add_subparsers(
@@ -113,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "shell":
             lines = _script_lines(args.script) if args.script else None
             asyncio.run(_shell(settings, lines))
+        elif args.command == "branch":
+            return asyncio.run(_branch(settings, args))
         elif args.command == "api-key":
             return asyncio.run(_api_key(settings, args))
         elif args.command == "hooks":
@@ -172,7 +197,30 @@ async def _api_key(settings: Settings, args: argparse.Namespace) -> int:
             key = await api_keys.revoke(club, args.name)
             print(f"API key {key.name!r} revoked ({_when(key.revoked_at)}).")
     except InvalidInput as exc:
-        print(f"bashgah: {KEY_ERRORS[exc.reason].format(name=args.name)}", file=sys.stderr)
+        said = KEY_ERRORS[exc.reason].format(name=args.name, branch=getattr(args, "branch", ""))
+        print(f"bashgah: {said}", file=sys.stderr)
+        return 1
+    finally:
+        await club.close()
+    return 0
+
+
+async def _branch(settings: Settings, args: argparse.Namespace) -> int:
+    """``bashgah branch add|list`` over the club's database; a running bot sees a new branch's
+    group within :data:`bot.staff_access.BRANCH_CACHE_SECONDS`, without a restart."""
+    club = await Club.open(settings)
+    try:
+        if args.branch_command == "add":
+            made = await branches.add(club, args.code, args.name, staff_chat_id=args.staff_chat)
+            group = f", cashiers' group {made.staff_chat_id}" if made.staff_chat_id else ""
+            print(f"branch {made.code!r} added ({made.name}{group}).")
+        else:
+            rows = [(b.code, b.name, str(b.staff_chat_id or "-"), _when(b.created_at))
+                    for b in await branches.listing(club)]  # fmt: skip
+            _print_table(("code", "name", "staff group", "created"), rows)
+    except InvalidInput as exc:
+        said = BRANCH_ERRORS[exc.reason].format(code=args.code, chat=args.staff_chat)
+        print(f"bashgah: {said}", file=sys.stderr)
         return 1
     finally:
         await club.close()

@@ -1,9 +1,16 @@
 """Who may run staff commands: members of the staff group, in the staff group, and for the most
-powerful commands only its administrators.
+powerful commands only its administrators; the till's commands also in a branch's own group.
 
-Membership is asked of Telegram (``getChatMember``) and remembered briefly, so someone removed from
-the group loses access within a minute. Outside the staff group a staff command gets one neutral
-sentence: it reveals nothing about members or about the club's staff.
+The club's staff group is branch ``main``'s desk and sees every branch. A branch's cashiers' group
+(``bashgah branch add … --staff-chat``) runs the till's commands (:func:`at_the_till`) for that
+branch alone; everything else stays in the club's staff group. Which group is a branch's is read
+from the database and remembered for :data:`BRANCH_CACHE_SECONDS`, so a group added while the bot
+runs works within that time, without a restart.
+
+Membership is asked of Telegram (``getChatMember`` of the group the command came from) and
+remembered briefly, so someone removed from the group loses access within a minute. Outside the
+staff groups a staff command gets one neutral sentence: it reveals nothing about members or about
+the club's staff.
 """
 
 from __future__ import annotations
@@ -11,16 +18,20 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import IntEnum
 
 from telegram import Update
-from telegram.constants import ChatMemberStatus
+from telegram.constants import ChatMemberStatus, ChatType
 
 from bot.context import BotContext
+from core import branches
 from core.audit import Actor
 
 CACHE_SECONDS = 60
+BRANCH_CACHE_SECONDS = 30
 _CACHE_KEY = "staff_roles"
+_BRANCH_GROUPS_KEY = "branch_groups"
 
 
 class Role(IntEnum):
@@ -38,22 +49,67 @@ _ROLES = {
 Handler = Callable[[Update, BotContext], Awaitable[object]]
 
 
+@dataclass(frozen=True)
+class Desk:
+    """The staff group a command came from: the club's (``main``, sees every branch) or a
+    branch's own, and the sender's role there."""
+
+    branch: str  # the code of the branch it acts for
+    whole_club: bool  # the club's staff group
+    role: Role
+
+
+DeskHandler = Callable[[Update, BotContext, Desk], Awaitable[object]]
+
+
 async def role_of(update: Update, context: BotContext) -> Role:
     """The sender's role in the staff group, if this update comes from the staff group."""
     staff_chat = context.bot_data["settings"].staff_chat_id
-    chat, user = update.effective_chat, update.effective_user
-    if staff_chat is None or chat is None or user is None or chat.id != staff_chat:
+    chat = update.effective_chat
+    if staff_chat is None or chat is None or chat.id != staff_chat:
         return Role.NONE
-    cache: dict[int, tuple[Role, float]] = context.bot_data.setdefault(_CACHE_KEY, {})
-    cached = cache.get(user.id)
+    return await _role_in(update, context, staff_chat)
+
+
+async def desk_of(update: Update, context: BotContext) -> Desk | None:
+    """The staff group this update comes from, and the sender's role in it; None elsewhere."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return None
+    if chat.id == context.bot_data["settings"].staff_chat_id:
+        return Desk(branches.MAIN, True, await _role_in(update, context, chat.id))
+    branch = await _branch_of_group(context, chat.id)
+    if branch is None:
+        return None
+    return Desk(branch, False, await _role_in(update, context, chat.id))
+
+
+async def _role_in(update: Update, context: BotContext, chat_id: int) -> Role:
+    user = update.effective_user
+    if user is None:
+        return Role.NONE
+    cache: dict[tuple[int, int], tuple[Role, float]] = context.bot_data.setdefault(_CACHE_KEY, {})
+    cached = cache.get((chat_id, user.id))
     if cached and cached[1] > time.monotonic():
         return cached[0]
-    member = await context.bot.get_chat_member(staff_chat, user.id)
+    member = await context.bot.get_chat_member(chat_id, user.id)
     role = _ROLES.get(member.status, Role.NONE)
     if member.status == ChatMemberStatus.RESTRICTED and getattr(member, "is_member", False):
         role = Role.STAFF
-    cache[user.id] = (role, time.monotonic() + CACHE_SECONDS)
+    cache[(chat_id, user.id)] = (role, time.monotonic() + CACHE_SECONDS)
     return role
+
+
+async def _branch_of_group(context: BotContext, chat_id: int) -> str | None:
+    """The code of the branch whose cashiers' group ``chat_id`` is, remembered briefly."""
+    cache: dict[int, tuple[str | None, float]] = context.bot_data.setdefault(_BRANCH_GROUPS_KEY, {})
+    cached = cache.get(chat_id)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    branch = await branches.of_chat(context.club, chat_id)
+    code = branch.code if branch is not None else None
+    cache[chat_id] = (code, time.monotonic() + BRANCH_CACHE_SECONDS)
+    return code
 
 
 def staff_only(admin: bool = False) -> Callable[[Handler], Handler]:
@@ -64,7 +120,11 @@ def staff_only(admin: bool = False) -> Callable[[Handler], Handler]:
         async def guarded(update: Update, context: BotContext) -> object:
             role = await role_of(update, context)
             if role is Role.NONE:
-                await context.say(update, "staff/not_allowed")
+                desk = await desk_of(update, context)
+                at_branch = desk is not None and desk.role is not Role.NONE
+                await context.say(
+                    update, "staff/club_group_only" if at_branch else "staff/not_allowed"
+                )
                 return None
             if admin and role is not Role.ADMIN:
                 await context.say(update, "staff/admins_only")
@@ -74,6 +134,22 @@ def staff_only(admin: bool = False) -> Callable[[Handler], Handler]:
         return guarded
 
     return wrap
+
+
+def at_the_till(handler: DeskHandler) -> Handler:
+    """A till's command (a sale, a refund, a member at the counter, a reward handed over, the
+    branch's numbers): for staff of the club's staff group or of a branch's own group, and the
+    handler is told which (:class:`Desk`), to act for that branch."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: BotContext) -> object:
+        desk = await desk_of(update, context)
+        if desk is None or desk.role is Role.NONE:
+            await context.say(update, "staff/not_allowed")
+            return None
+        return await handler(update, context, desk)
+
+    return guarded
 
 
 def actor(update: Update) -> Actor:

@@ -15,17 +15,18 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from core import branches
 from core.audit import Actor
 from core.club import Club
 from core.db import transaction
-from core.errors import InvalidInput
+from core.errors import BranchNotFound, InvalidInput
 from core.models import ApiKey, utcnow
 
 KEY_PREFIX = "bgh_"
 PREFIX_SHOWN = 12  # characters of a key ``bashgah api-key list`` shows to tell keys apart
 MAX_NAME = 64
-MAX_BRANCH = 32
-DEFAULT_BRANCH = "main"
+MAX_BRANCH = branches.MAX_CODE
+DEFAULT_BRANCH = branches.MAIN
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,22 @@ def actor_of(key: ApiKey) -> Actor:
 
 
 async def create(club: Club, name: str, *, branch: str = DEFAULT_BRANCH) -> NewKey:
+    """A key that sells in ``branch``, which must exist (``bashgah branch add`` first)."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise InvalidInput("api_key_name", name)
-    if not branch or len(branch) > MAX_BRANCH:
-        raise InvalidInput("api_key_branch", branch)
+    try:
+        branch = branches.clean_code(branch)
+    except InvalidInput:
+        raise InvalidInput("api_key_branch", branch) from None
     secret = KEY_PREFIX + secrets.token_urlsafe(24)
     async with transaction(club.sessions) as session:
         if await session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
             raise InvalidInput("api_key_name_taken", name)
+        try:
+            await branches.by_code(session, branch)
+        except BranchNotFound:
+            raise InvalidInput("api_key_branch_unknown", branch) from None
         key = ApiKey(
             name=name, branch=branch, prefix=secret[:PREFIX_SHOWN], key_hash=digest(secret)
         )

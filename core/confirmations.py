@@ -20,7 +20,7 @@ from typing import Final
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import Member, StaffConfirmation, utcnow
+from core.models import MAIN_BRANCH, Member, StaffConfirmation, utcnow
 from core.rules import Rules
 
 CONFIRMED: Final = "confirmed"
@@ -43,11 +43,16 @@ class PendingPurchase:
     member_id: int
     amount: int
     reference: str
+    branch: str = MAIN_BRANCH  # the code of the branch it is sold in
 
     @classmethod
     def of(cls, confirmation: StaffConfirmation) -> PendingPurchase:
+        """The held purchase; a request held before branches is ``main``'s."""
         payload = confirmation.payload
-        return cls(int(payload["member_id"]), int(payload["amount"]), str(payload["reference"]))
+        return cls(
+            int(payload["member_id"]), int(payload["amount"]), str(payload["reference"]),
+            str(payload.get("branch", MAIN_BRANCH)),
+        )  # fmt: skip
 
 
 def purchase_reasons(
@@ -80,13 +85,20 @@ async def request_purchase(
     confirmation = StaffConfirmation(
         action=PURCHASE,
         payload={"member_id": purchase.member_id, "amount": purchase.amount,
-                 "reference": purchase.reference, "reasons": reasons},
+                 "reference": purchase.reference, "branch": purchase.branch, "reasons": reasons},
         requested_by=requested_by,
         created_at=now or utcnow(),
     )  # fmt: skip
     session.add(confirmation)
     await session.flush()
     return confirmation
+
+
+async def held(session: AsyncSession, confirmation_id: int) -> StaffConfirmation | None:
+    """The request as it stands, decided or not; None for an id no request could have."""
+    if not 0 < confirmation_id <= _MAX_ID:
+        return None
+    return await session.get(StaffConfirmation, confirmation_id)
 
 
 async def decide(

@@ -109,6 +109,18 @@ class AlreadyRefunded(BashgahError):
     code = "already_refunded"
 
 
+class BranchNotFound(BashgahError):
+    """No branch has this code (``bashgah branch list`` shows them)."""
+
+    code = "branch_not_found"
+
+
+class BranchForbidden(BashgahError):
+    """A branch's own desk (its staff group, its API key) asked about another branch."""
+
+    code = "branch_forbidden"
+
+
 class RewardNotFound(BashgahError):
     code = "reward_not_found"
 

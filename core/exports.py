@@ -20,16 +20,24 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import IO, Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core import audit
+from core import audit, branches
 from core.audit import Actor
 from core.club import Club
 from core.db import transaction
 from core.errors import InvalidInput
-from core.models import LedgerEntry, Member, MemberStatus, Purchase, SurveyAnswer, SurveyInvite
+from core.models import (
+    Branch,
+    LedgerEntry,
+    Member,
+    MemberStatus,
+    Purchase,
+    SurveyAnswer,
+    SurveyInvite,
+)
 
 KINDS = ("members", "ledger", "purchases", "surveys")
 BATCH = 1000
@@ -57,7 +65,7 @@ _LEDGER_COLUMNS: tuple[InstrumentedAttribute[Any], ...] = (
     LedgerEntry.reverses_id,
     LedgerEntry.created_at,
 )
-_PURCHASE_COLUMNS: tuple[InstrumentedAttribute[Any], ...] = (
+_PURCHASE_COLUMNS: tuple[Any, ...] = (
     Purchase.id,
     Purchase.member_id,
     Purchase.amount,
@@ -70,6 +78,7 @@ _PURCHASE_COLUMNS: tuple[InstrumentedAttribute[Any], ...] = (
     Purchase.refunded_at,
     Purchase.points_reversed,
     Purchase.points_unrecovered,
+    select(Branch.code).where(Branch.id == Purchase.branch_id).scalar_subquery().label("branch"),
 )
 _SURVEY_COLUMNS: tuple[Any, ...] = (
     SurveyAnswer.id,
@@ -90,20 +99,25 @@ _PERSONAL = frozenset({"name", "phone", "city"})
 
 
 def rows(
-    session: AsyncSession, kind: str, *, batch: int = BATCH
+    session: AsyncSession, kind: str, *, batch: int = BATCH, branch_id: int | None = None
 ) -> tuple[list[str], AsyncIterator[tuple[Any, ...]]]:
     """The header and an async iterator of the rows of one export, in id order.
 
     Not a coroutine: an unknown ``kind`` raises ``InvalidInput("unknown_export")`` at once, and
     the rows are read page by page as the iterator is consumed (inside the caller's transaction).
     Values are raw (ints, strings, aware datetimes, ``None``); :func:`to_csv_bytes` formats them.
+    ``branch_id`` keeps one branch's purchases; the other kinds are the whole club's (members and
+    points belong to no branch), and refuse it: ``InvalidInput("export_not_by_branch")``.
     """
+    if branch_id is not None and kind in KINDS and kind != "purchases":
+        raise InvalidInput("export_not_by_branch", kind)
     if kind == "members":
         return _header(_MEMBER_COLUMNS), _pages(session, _MEMBER_COLUMNS, batch, _member_row)
     if kind == "ledger":
         return _header(_LEDGER_COLUMNS), _pages(session, _LEDGER_COLUMNS, batch, tuple)
     if kind == "purchases":
-        return _header(_PURCHASE_COLUMNS), _pages(session, _PURCHASE_COLUMNS, batch, tuple)
+        only = Purchase.branch_id == branch_id if branch_id is not None else None
+        return _header(_PURCHASE_COLUMNS), _pages(session, _PURCHASE_COLUMNS, batch, tuple, only)
     if kind == "surveys":
         return _header(_SURVEY_COLUMNS), _pages(session, _SURVEY_COLUMNS, batch, tuple)
     raise InvalidInput("unknown_export", kind)
@@ -120,9 +134,16 @@ async def export_csv(session: AsyncSession, kind: str) -> bytes:
     return to_csv_bytes(header, [row async for row in pages])
 
 
-async def write_csv(session: AsyncSession, kind: str, out: IO[bytes], *, batch: int = BATCH) -> int:
+async def write_csv(
+    session: AsyncSession,
+    kind: str,
+    out: IO[bytes],
+    *,
+    batch: int = BATCH,
+    branch_id: int | None = None,
+) -> int:
     """Stream one export into a binary file ``out``, a page at a time; returns the rows written."""
-    header, pages = rows(session, kind, batch=batch)
+    header, pages = rows(session, kind, batch=batch, branch_id=branch_id)
     out.write((BOM + _csv_text([header])).encode("utf-8"))
     pending: list[tuple[Any, ...]] = []
     written = 0
@@ -136,12 +157,20 @@ async def write_csv(session: AsyncSession, kind: str, out: IO[bytes], *, batch: 
     return written + len(pending)
 
 
-async def export(club: Club, actor: Actor, kind: str, out: IO[bytes]) -> int:
-    """``/export``: one export streamed into ``out``, audited (kind and rows, never the data),
-    because it carries members' personal data off the premises. Returns the rows written."""
+async def export(
+    club: Club, actor: Actor, kind: str, out: IO[bytes], *, branch: str | None = None
+) -> int:
+    """``/export <kind> [branch]``: one export streamed into ``out``, of one branch if a code is
+    given, audited (kind, branch and rows, never the data), because it carries members' personal
+    data off the premises. Returns the rows written.
+
+    :raises BranchNotFound: no branch has that code.
+    """
     async with transaction(club.sessions) as session:
-        count = await write_csv(session, kind, out)
-        await audit.record(session, actor, action="export", after={"kind": kind, "rows": count})
+        shop = await branches.by_optional_code(session, branch)
+        count = await write_csv(session, kind, out, branch_id=shop.id if shop else None)
+        done = {"kind": kind, "rows": count} | ({"branch": branch} if branch else {})
+        await audit.record(session, actor, action="export", after=done)
     return count
 
 
@@ -193,12 +222,15 @@ async def _pages(
     columns: Sequence[InstrumentedAttribute[Any]],
     batch: int,
     shape: Callable[[Row[Any]], tuple[Any, ...]],
+    only: ColumnElement[bool] | None = None,
 ) -> AsyncIterator[tuple[Any, ...]]:
-    """Keyset pagination on the first column, the primary key."""
+    """Keyset pagination on the first column, the primary key; ``only`` keeps some rows."""
     key = columns[0]
     last: int | None = None
     while True:
         query = select(*columns).order_by(key).limit(batch)
+        if only is not None:
+            query = query.where(only)
         if last is not None:
             query = query.where(key > last)
         page = (await session.execute(query)).all()

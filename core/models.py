@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    select,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -207,19 +208,46 @@ class LotDraw(Base):
     points: Mapped[int]
 
 
+MAIN_BRANCH = "main"  # every club's first branch: its staff group and its main-branch keys
+
+
+class Branch(Base):
+    """A shop of the club: where a purchase was made and a reward handed over.
+
+    ``code`` is what people type (``/stats north``, ``--branch north``); ``staff_chat_id`` is the
+    branch's own cashiers' group, None when the club's staff group serves it. Branches are never
+    deleted: a purchase keeps naming the shop it was made in.
+    """
+
+    __tablename__ = "branches"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    staff_chat_id: Mapped[int | None] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Purchase(Base):
     __tablename__ = "purchases"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
+        UniqueConstraint("branch_id", "reference"),  # a till's receipt numbers are its own
         Index("ix_purchases_member_created", "member_id", "created_at"),
         Index("ix_purchases_status_available", "status", "available_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    # Where it was sold; a row written without one is main's, as every purchase before branches.
+    branch_id: Mapped[int] = mapped_column(
+        Id,
+        ForeignKey("branches.id"),
+        default=select(Branch.id).where(Branch.code == MAIN_BRANCH).scalar_subquery(),
+    )
     amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(8))
-    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    reference: Mapped[str] = mapped_column(String(64))
     points: Mapped[int]  # as earned, at the tier's multiplier then
     status: Mapped[PurchaseStatus] = mapped_column(String(16), default=PurchaseStatus.COMPLETED)
     actor_id: Mapped[int | None]
@@ -338,6 +366,8 @@ class Redemption(Base):
     expires_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     confirmed_by: Mapped[int | None]
+    # Where it was handed over (set by the confirm); None while open, or never handed over.
+    branch_id: Mapped[int | None] = mapped_column(Id, ForeignKey("branches.id"))
 
 
 class Referral(Base):
@@ -556,7 +586,10 @@ class ApiKey(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    branch: Mapped[str] = mapped_column(String(32), default="main")
+    # A branch's code, not its id: the code is what the owner typed and reads in the key list.
+    branch: Mapped[str] = mapped_column(
+        String(32), ForeignKey("branches.code"), default=MAIN_BRANCH
+    )
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

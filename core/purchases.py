@@ -1,6 +1,7 @@
 """Purchases: points earned by the rules, exactly once per external reference.
 
-The reference (a receipt or order number) is unique per club: recording the same purchase twice,
+The reference (a receipt or order number) is unique per branch (each till numbers its own
+receipts): recording the same purchase twice in a branch,
 by a retry, a double tap or two cashiers at once, awards nothing the second time, and the same
 reference for another member or amount is refused, not taken for a retry.
 
@@ -20,7 +21,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import ledger, referrals, surveys, tiers
+from core import branches, ledger, referrals, surveys, tiers
 from core.clock import after_days
 from core.digits import to_latin_digits
 from core.errors import (
@@ -32,6 +33,7 @@ from core.errors import (
     ReferenceConflict,
 )
 from core.models import (
+    Branch,
     EntryKind,
     Member,
     MemberStatus,
@@ -89,8 +91,10 @@ async def record(
     reference: str | None = None,
     actor_id: int | None = None,
     now: datetime | None = None,
+    branch_id: int | None = None,
 ) -> PurchaseResult:
-    """Record a purchase and award its points; upgrade the tier and thank a referrer if due.
+    """Record a purchase sold in branch ``branch_id`` (None: ``main``) and award its points;
+    upgrade the tier and thank a referrer if due.
 
     With a return window the points, the tier and the referrer wait for :func:`activate_due`.
     A reference already used is refused before anything moves: :class:`DuplicateReference` for a
@@ -101,16 +105,18 @@ async def record(
         raise InvalidInput("not_a_number", repr(amount))
     check_amount(rules, amount)
     reference = clean_reference(reference) if reference else f"auto-{secrets.token_hex(8)}"
+    branch_id = branch_id or await branches.id_of(session, None)
     member = await ledger.lock_member(session, member_id)
     if member.status not in EARNING:
         raise MemberInactive(member_id=member_id)
-    await _refuse_taken(session, reference, member_id, amount)
+    await _refuse_taken(session, branch_id, reference, member_id, amount)
 
     tier_before, balance_before = member.tier, member.balance
     points = rules.purchase_points(amount, tier_before)
     pending_days = rules.earn.pending_days
     purchase = Purchase(
         member_id=member_id,
+        branch_id=branch_id,
         amount=amount,
         currency=rules.currency,
         reference=reference,
@@ -125,7 +131,7 @@ async def record(
             session.add(purchase)
             await session.flush()
     except IntegrityError:
-        await _refuse_taken(session, reference, member_id, amount)
+        await _refuse_taken(session, branch_id, reference, member_id, amount)
         raise
     reward = None
     if not pending_days:
@@ -136,9 +142,11 @@ async def record(
     )
 
 
-async def _refuse_taken(session: AsyncSession, reference: str, member_id: int, amount: int) -> None:
-    """Refuse a reference already used: a retry of the same purchase, or a conflicting one."""
-    earlier = await _by_reference(session, reference)
+async def _refuse_taken(
+    session: AsyncSession, branch_id: int, reference: str, member_id: int, amount: int
+) -> None:
+    """Refuse a reference the branch used already: a retry of the same purchase, or a conflict."""
+    earlier = await _by_reference(session, branch_id, reference)
     if earlier is None:
         return
     if (earlier.member_id, earlier.amount) != (member_id, amount):
@@ -280,8 +288,10 @@ async def refund(
     *,
     actor_id: int | None = None,
     now: datetime | None = None,
+    branch_id: int | None = None,
 ) -> RefundResult:
-    """Reverse a purchase's points, and the referrer's bonus it earned.
+    """Reverse the points of the purchase ``reference`` names in branch ``branch_id`` (None:
+    ``main``), and the referrer's bonus it earned.
 
     If the member already spent some of them, the balance is taken to zero and not below, because
     a loyalty balance is not a debt the club can collect; the shortfall (``points_unrecovered``,
@@ -290,7 +300,8 @@ async def refund(
     window nothing was credited yet: the points are simply cancelled.
     """
     now = now or utcnow()
-    purchase = await _by_reference(session, clean_reference(reference))
+    branch_id = branch_id or await branches.id_of(session, None)
+    purchase = await _by_reference(session, branch_id, clean_reference(reference))
     if purchase is None:
         raise PurchaseNotFound(reference=reference)
     await ledger.lock_member(session, purchase.member_id)
@@ -336,9 +347,29 @@ async def recent(session: AsyncSession, member_id: int, limit: int = 5) -> list[
     return list(rows)
 
 
+async def page(
+    session: AsyncSession, *, branch_id: int | None, after: int | None, limit: int
+) -> list[tuple[Purchase, str]]:
+    """Up to ``limit`` purchases after id ``after``, oldest first, each with its branch's code;
+    of one branch, or of every branch (None). Keyset paging: a page costs the same anywhere."""
+    query = (
+        select(Purchase, Branch.code)
+        .join(Branch, Branch.id == Purchase.branch_id)
+        .order_by(Purchase.id)
+        .limit(limit)
+    )
+    if branch_id is not None:
+        query = query.where(Purchase.branch_id == branch_id)
+    if after is not None:
+        query = query.where(Purchase.id > after)
+    return [(purchase, code) for purchase, code in (await session.execute(query)).all()]
+
+
 def _earn_key(purchase: Purchase) -> str:
     return f"purchase:{purchase.id}"
 
 
-async def _by_reference(session: AsyncSession, reference: str) -> Purchase | None:
-    return await session.scalar(select(Purchase).where(Purchase.reference == reference))
+async def _by_reference(session: AsyncSession, branch_id: int, reference: str) -> Purchase | None:
+    return await session.scalar(
+        select(Purchase).where(Purchase.branch_id == branch_id, Purchase.reference == reference)
+    )

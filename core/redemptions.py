@@ -141,9 +141,15 @@ async def by_code(session: AsyncSession, code: str) -> Redemption:
 
 
 async def confirm(
-    session: AsyncSession, code: str, *, actor_id: int | None, now: datetime | None = None
+    session: AsyncSession,
+    code: str,
+    *,
+    actor_id: int | None,
+    now: datetime | None = None,
+    branch_id: int | None = None,
 ) -> Redemption:
-    """Staff hand the reward over. Each refusal says exactly why the code is not good."""
+    """Staff of branch ``branch_id`` hand the reward over, whichever branch's points paid for it.
+    Each refusal says exactly why the code is not good."""
     now = now or utcnow()
     redemption = await by_code(session, code)
     # A code past its date is refused without touching it: the expiry sweep refunds it, in its
@@ -160,6 +166,7 @@ async def confirm(
     redemption.status = RedemptionStatus.CONFIRMED
     redemption.closed_at = now
     redemption.confirmed_by = actor_id
+    redemption.branch_id = branch_id
     await session.flush()
     await surveys.after_redemption(session, None, redemption, now)
     return redemption

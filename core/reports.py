@@ -30,12 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import members, purchases, redemptions, referrals, tiers
 from core.models import (
+    Branch,
     EntryKind,
     LedgerEntry,
     Member,
     MemberStatus,
     PointsLot,
     Purchase,
+    PurchaseStatus,
     Redemption,
     RedemptionStatus,
     Reward,
@@ -142,6 +144,56 @@ async def club_stats(session: AsyncSession, rules: Rules, now: datetime) -> Club
         redemption_rate=redeemed / issued if issued else 0.0,
         top_rewards=tuple(TopReward(title, int(n)) for title, n in top.all()),
     )
+
+
+@dataclass(frozen=True)
+class BranchSales:
+    """One branch's till: what its purchases brought, and the rewards it handed over.
+
+    Members and points are the club's, not a branch's (points earned in one are spent in any),
+    so a branch's numbers are its sales alone.
+    """
+
+    code: str
+    name: str
+    purchases: int  # recorded and not refunded (pending ones included)
+    amount: int  # their total, in the club's currency
+    points: int  # the points they earned
+    refunds: int  # purchases refunded
+    handovers: int  # rewards handed over here, whoever's points paid for them
+
+
+async def branch_sales(session: AsyncSession, branch_id: int | None = None) -> list[BranchSales]:
+    """The sales of branch ``branch_id``, or of every branch (None), oldest branch first."""
+    kept = Purchase.status != PurchaseStatus.REFUNDED
+
+    def total(value: ColumnElement[int] | int, when: ColumnElement[bool]) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((when, value), else_=0)), 0)
+
+    sold = select(
+        Purchase.branch_id,
+        total(1, kept),
+        total(Purchase.amount, kept),
+        total(Purchase.points, kept),
+        total(1, ~kept),
+    ).group_by(Purchase.branch_id)
+    handed = (
+        select(Redemption.branch_id, func.count())
+        .where(Redemption.status == RedemptionStatus.CONFIRMED, Redemption.branch_id.is_not(None))
+        .group_by(Redemption.branch_id)
+    )
+    shops = select(Branch).order_by(Branch.id)
+    if branch_id is not None:
+        sold = sold.where(Purchase.branch_id == branch_id)
+        handed = handed.where(Redemption.branch_id == branch_id)
+        shops = shops.where(Branch.id == branch_id)
+    sales = {row[0]: [int(n) for n in row[1:]] for row in (await session.execute(sold)).all()}
+    handovers = {shop_id: int(n) for shop_id, n in (await session.execute(handed)).all()}
+    return [
+        BranchSales(shop.code, shop.name, *sales.get(shop.id, [0, 0, 0, 0]),
+                    handovers=handovers.get(shop.id, 0))
+        for shop in await session.scalars(shops)
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 SQLite: the migrations run once into a template file; each test gets a fresh copy.
 PostgreSQL: set ``BASHGAH_TEST_POSTGRES_URL`` (``.ci/run`` does); the migrations run once and every
-test starts from empty tables.
+test starts from empty tables but for what the migrations write (branch ``main``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 from telegram.ext import Application
 
@@ -28,7 +28,7 @@ from bot.standin import BotApiStandin
 from core.club import Club
 from core.config import Settings
 from core.db import make_engine, make_sessionmaker, upgrade
-from core.models import Base
+from core.models import MAIN_BRANCH, Base, Branch
 from core.rules import Rules
 
 POSTGRES_URL = os.environ.get("BASHGAH_TEST_POSTGRES_URL")
@@ -85,10 +85,17 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         engine = make_engine(database_url)
     yield engine
     if engine.dialect.name == "postgresql":
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            await empty_tables(conn)
     await engine.dispose()
+
+
+async def empty_tables(conn: AsyncConnection) -> None:
+    """A PostgreSQL database as the migrations leave it: every table empty but for branch
+    ``main``."""
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await conn.execute(insert(Branch).values(code=MAIN_BRANCH, name=MAIN_BRANCH))
 
 
 @pytest.fixture

@@ -36,6 +36,8 @@ def _context(full: bool) -> dict[str, object]:
     redemption_code = SimpleNamespace(code="ACDEFGHJ", expires_at=WHEN)
     entry = SimpleNamespace(created_at=WHEN, delta=-300, kind="redeem")
     rules = Rules()
+    branch_sales = SimpleNamespace(code="north", name="North <b>Ali</b> & co", purchases=3,
+                                   amount=750_000, points=750, refunds=1, handovers=2)  # fmt: skip
     return {
         "member": member, "reward": reward, "rewards": [reward] if full else [],
         "entries": [entry, SimpleNamespace(created_at=WHEN, delta=12, kind="earn")] if full else [],
@@ -113,6 +115,8 @@ def _context(full: bool) -> dict[str, object]:
         "held": SimpleNamespace(member_id=1042, amount=60_000_000, reference="INV-<1>"),
         "reasons": ["large", "unverified"] if full else [], "left": 250 if full else 0,
         "decider": SimpleNamespace(full_name="Reza <b>&</b> co"),
+        "branch": "north", "sales": [branch_sales] if full else [], "branch_sales": branch_sales,
+        "hidden_branches": 2 if full else 0,
     }  # fmt: skip
 
 

@@ -16,6 +16,8 @@ from jinja2 import Environment, FileSystemLoader, TemplateNotFound
 from core.digits import format_number
 from core.errors import (
     BashgahError,
+    BranchForbidden,
+    BranchNotFound,
     CodeNotFound,
     InvalidInput,
     MemberNotFound,
@@ -27,7 +29,7 @@ from texts import plain
 
 LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
 MEDIA_TYPE = "application/problem+json"
-NOT_FOUND = (MemberNotFound, PurchaseNotFound, CodeNotFound, RewardNotFound)
+NOT_FOUND = (MemberNotFound, PurchaseNotFound, CodeNotFound, RewardNotFound, BranchNotFound)
 
 
 def _environment(locale: str) -> Environment:
@@ -57,9 +59,12 @@ def words(locale: str, code: str, values: dict[str, Any]) -> str:
 
 
 def status_of(error: BashgahError) -> int:
-    """404 for what does not exist, 422 for a malformed value, 409 for any other refusal."""
+    """404 for what does not exist, 403 for another branch's, 422 for a malformed value, 409 for
+    any other refusal."""
     if isinstance(error, NOT_FOUND):
         return 404
+    if isinstance(error, BranchForbidden):
+        return 403
     if isinstance(error, InvalidInput):
         return 422
     return 409

@@ -1,5 +1,8 @@
 """The endpoints under ``/api/v1``: each calls the core action the staff command calls.
 
+A key sells in its branch: its purchases, refunds and handed-over rewards are that branch's. It
+reads its own branch, and a key of ``main`` (the club's own desk) reads any or every branch.
+
 A member is told what the staff command would tell them, in the same words, through the outbox
 (:mod:`web.notices`): web has no Telegram bot of its own.
 """
@@ -8,13 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from core import branches
 from core.actions import catalogue, joining, purchases, redemptions, reports
 from core.api_keys import actor_of
 from core.club import Club
-from core.models import ApiKey
+from core.models import ApiKey, Purchase
 from web import notices
 from web.auth import caller
 from web.idempotency import idempotency_key, once
@@ -24,7 +28,9 @@ from web.schemas import (
     MemberIn,
     MemberOut,
     PurchaseIn,
+    PurchaseListed,
     PurchaseOut,
+    PurchasePageOut,
     RefundOut,
     RegisteredOut,
     RewardOut,
@@ -34,6 +40,8 @@ Caller = Annotated[ApiKey, Depends(caller)]
 IdemKey = Annotated[str, Depends(idempotency_key)]
 
 router = APIRouter()
+PAGE_SIZE = 50
+PAGE_LIMIT = 200
 
 
 def _club(request: Request) -> Club:
@@ -93,7 +101,8 @@ async def purchase(
         club = _club(request)
         outcome = await purchases.purchase(
             club, actor_of(key), body.member, body.amount,
-            reference=body.reference, key=action_key, render=notices.renderer(club),
+            reference=body.reference, key=action_key, branch=key.branch,
+            render=notices.renderer(club),
         )  # fmt: skip
         if isinstance(outcome, purchases.Held):
             held = outcome.held
@@ -111,14 +120,47 @@ async def purchase(
     return await once(request, key, idem_key, body, act)
 
 
+@router.get(
+    "/purchases",
+    response_model=PurchasePageOut,
+    responses={403: {"description": "Another branch's purchases, asked with a branch's key."}},
+    tags=["purchases"],
+)
+async def purchase_list(
+    request: Request,
+    key: Caller,
+    branch: Annotated[str | None, Query(min_length=1, max_length=branches.MAX_CODE)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_LIMIT)] = PAGE_SIZE,
+) -> PurchasePageOut:
+    """The purchases, oldest first, a page at a time (``after``: the last ``id`` of the page
+    before). ``branch``: a branch's code; without it, the key's branch, or every branch for a
+    key of ``main``; a key of another branch may read its own branch only (403)."""
+    page = await reports.purchase_page(
+        _club(request), actor_of(key), branch=branches.scope(key.branch, branch),
+        after=after, limit=limit,
+    )  # fmt: skip
+    return PurchasePageOut(items=[_listed(p, code) for p, code in page.purchases],
+                           next_after=page.next_after)  # fmt: skip
+
+
+def _listed(purchase: Purchase, branch: str) -> PurchaseListed:
+    return PurchaseListed(
+        id=purchase.id, reference=purchase.reference, member=purchase.member_id,
+        amount=purchase.amount, points=purchase.points, status=purchase.status,
+        created_at=purchase.created_at, branch=branch,
+    )  # fmt: skip
+
+
 @router.post("/purchases/{reference}/refund", response_model=RefundOut, tags=["purchases"])
 async def refund(request: Request, key: Caller, idem_key: IdemKey, reference: str) -> JSONResponse:
-    """Refund a purchase (``/refund``): its points back, a referrer's bonus clawed back."""
+    """Refund a purchase of the key's branch (``/refund``): its points back, a referrer's bonus
+    clawed back."""
 
     async def act(_: str) -> tuple[int, RefundOut]:
         club = _club(request)
         refunded = await purchases.refund(
-            club, actor_of(key), reference, render=notices.renderer(club)
+            club, actor_of(key), reference, branch=key.branch, render=notices.renderer(club)
         )
         result = refunded.result
         return 200, RefundOut(
@@ -131,10 +173,11 @@ async def refund(request: Request, key: Caller, idem_key: IdemKey, reference: st
 
 @router.post("/redemptions/{code}/confirm", response_model=ConfirmedOut, tags=["redemptions"])
 async def confirm(request: Request, key: Caller, idem_key: IdemKey, code: str) -> JSONResponse:
-    """Hand a reward over (``/confirm``): the member's code, once."""
+    """Hand a reward over (``/confirm``) at the key's branch: the member's code, once, whichever
+    branch's points paid for it."""
 
     async def act(_: str) -> tuple[int, ConfirmedOut]:
-        handed = await redemptions.confirm(_club(request), actor_of(key), code)
+        handed = await redemptions.confirm(_club(request), actor_of(key), code, branch=key.branch)
         return 200, ConfirmedOut(
             code=handed.redemption.code, member=handed.member.id,
             reward_id=handed.reward.id, reward=handed.reward.title,

@@ -76,6 +76,24 @@ class PurchaseOut(BaseModel):
     available_at: datetime | None
 
 
+class PurchaseListed(BaseModel):
+    id: int = Field(description="Pass the last one as ``after`` for the next page.")
+    reference: str
+    member: int = Field(description="The member number.")
+    amount: int
+    points: int
+    status: str = Field(description="pending (in the return window), completed or refunded.")
+    created_at: datetime
+    branch: str = Field(description="The code of the branch it was sold in.")
+
+
+class PurchasePageOut(BaseModel):
+    items: list[PurchaseListed]
+    next_after: int | None = Field(
+        description="The ``after`` of the next page; null on the last page."
+    )
+
+
 class HeldOut(BaseModel):
     """Not recorded yet: the staff group must confirm it first."""
 

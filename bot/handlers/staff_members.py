@@ -7,15 +7,16 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import BotContext
-from bot.staff_access import actor, staff_only
+from bot.staff_access import Desk, actor, at_the_till, staff_only
 from bot.staff_args import member_and_rest, shape
 from core.actions import joining, membership
 
 
-@staff_only()
-async def member_add(update: Update, context: BotContext) -> None:
+@at_the_till
+async def member_add(update: Update, context: BotContext, desk: Desk) -> None:
     """/member_add <phone> [name…]: the phone may be typed in groups (:mod:`bot.staff_args`), the
-    rest is the name. The member earns from the next purchase; their contact button claims it."""
+    rest is the name. The member earns from the next purchase, in any branch (members are the
+    club's, not a branch's); their contact button claims it."""
     phone, name = member_and_rest("member_add", context.args)
     registered = await joining.register(
         context.club, actor(update), phone=phone, name=" ".join(name) or None

@@ -7,6 +7,10 @@ redelivered update changes nothing the second time. The member is told after the
 arguments are read (amounts such as ``250k`` or "2.5 million", phones in groups) is
 :mod:`bot.staff_args`; whether the sender is an administrator is asked of Telegram here.
 
+The till's commands (purchase, refund, confirm) run in the club's staff group for ``main`` and in a
+branch's own group for that branch (:func:`bot.staff_access.at_the_till`); in the club's staff group
+``/refund <reference> <branch>`` finds another branch's purchase.
+
 A purchase above ``purchase.confirm_above``, or for a member named by a phone nobody verified, is
 held (:mod:`core.confirmations`) and answered with confirm / cancel buttons (``pcf:<id>`` /
 ``pcx:<id>``). Any staff member may press them in the staff group; the first press decides, and a
@@ -20,7 +24,7 @@ from telegram import Update
 from bot import callbacks, keyboards
 from bot.context import BotContext
 from bot.notifications.direct import tell_member
-from bot.staff_access import Role, actor, role_of, staff_only
+from bot.staff_access import Desk, Role, actor, at_the_till, desk_of, role_of, staff_only
 from bot.staff_args import (
     member_and_rest,
     no_digit_group_after,
@@ -28,6 +32,7 @@ from bot.staff_args import (
     purchase_args,
     shape,
 )
+from core import branches
 from core.actions import adjustments, purchases, redemptions
 from core.codes import format_redemption_code
 
@@ -37,14 +42,15 @@ def _request_key(update: Update) -> str:
     return f"tg:{message.chat_id}:{message.message_id}"
 
 
-@staff_only()
-async def purchase(update: Update, context: BotContext) -> None:
-    """/purchase <member> <amount> [unit] [Toman] [reference]: recorded, or held for a button."""
+@at_the_till
+async def purchase(update: Update, context: BotContext, desk: Desk) -> None:
+    """/purchase <member> <amount> [unit] [Toman] [reference]: recorded in the desk's branch, or
+    held for a button."""
     rules = context.club.rules
     args = purchase_args(context.args, rules.earn.max_purchase_amount)
     outcome = await purchases.purchase(
         context.club, actor(update), args.member, args.amount,
-        reference=args.reference, key=_request_key(update),
+        reference=args.reference, key=_request_key(update), branch=desk.branch,
     )  # fmt: skip
     if isinstance(outcome, purchases.Held):
         buttons = keyboards.confirm_cancel(
@@ -64,17 +70,20 @@ async def purchase(update: Update, context: BotContext) -> None:
 
 
 async def decide_purchase(update: Update, context: BotContext) -> None:
-    """A confirm or cancel button of a held purchase: staff only, and decided once."""
+    """A confirm or cancel button of a held purchase: staff only, of the club's staff group or of
+    the branch it was held for, and decided once."""
     query = update.callback_query
-    if await role_of(update, context) is Role.NONE:
+    desk = await desk_of(update, context)
+    if desk is None or desk.role is Role.NONE:
         await query.answer(context.text(update, "staff/not_allowed"), show_alert=True)
         return
     confirming = callbacks.CONFIRM_PURCHASE.matches(query.data)
     kind = callbacks.CONFIRM_PURCHASE if confirming else callbacks.CANCEL_PURCHASE
     [confirmation_id] = kind.of(update)
     decided = await purchases.decide_purchase(
-        context.club, actor(update), confirmation_id, confirm=confirming
-    )
+        context.club, actor(update), confirmation_id, confirm=confirming,
+        branch=None if desk.whole_club else desk.branch,
+    )  # fmt: skip
     if decided is None:  # unknown, forged, too old, or already decided by another press
         await query.answer(context.text(update, "stale_button"))
         return
@@ -92,11 +101,13 @@ async def decide_purchase(update: Update, context: BotContext) -> None:
     await tell_member(context, member, "notify/purchase", result=result)
 
 
-@staff_only()
-async def refund(update: Update, context: BotContext) -> None:
-    """/refund <reference>"""
-    [reference] = shape("refund", context.args, 1, 1)
-    refunded = await purchases.refund(context.club, actor(update), reference)
+@at_the_till
+async def refund(update: Update, context: BotContext, desk: Desk) -> None:
+    """/refund <reference> [branch]: the purchase of that reference in the desk's branch, or (the
+    club's staff group) in the branch named."""
+    reference, *named = shape("refund", context.args, 1, 2)
+    branch = branches.scope(desk.branch, named[0] if named else None) or desk.branch
+    refunded = await purchases.refund(context.club, actor(update), reference, branch=branch)
     result, member = refunded.result, refunded.member
     await context.say(update, "staff/refunded", result=result, member=member)
     await tell_member(context, member, "notify/refund", result=result)
@@ -142,11 +153,11 @@ async def deduct(update: Update, context: BotContext) -> None:
     await _adjust(update, context, "deduct", -1)
 
 
-@staff_only()
-async def confirm(update: Update, context: BotContext) -> None:
-    """/confirm <code>"""
+@at_the_till
+async def confirm(update: Update, context: BotContext, desk: Desk) -> None:
+    """/confirm <code>: handed over at the desk's branch, whichever branch the points came from."""
     code = " ".join(shape("confirm", context.args, 1, 2))
-    handed = await redemptions.confirm(context.club, actor(update), code)
+    handed = await redemptions.confirm(context.club, actor(update), code, branch=desk.branch)
     await context.say(
         update, "staff/confirmed", member=handed.member, reward=handed.reward,
         code=format_redemption_code(handed.redemption.code),

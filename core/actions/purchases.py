@@ -1,9 +1,10 @@
 """Staff purchases: recorded at once or held for a button, a held one decided, a refund.
 
-A purchase is keyed by its reference; without one the request's own ``key`` (the message that
-asked) is the reference, so a redelivered request records nothing twice. One private path,
-:func:`_record`, writes a purchase with its audit entry, for the command and for the confirm
-button alike, so both leave the same trail.
+A purchase is keyed by its reference within its branch; without one the request's own ``key``
+(the message that asked) is the reference, so a redelivered request records nothing twice. Each
+action takes the ``branch`` (its code) the face acts for: the API key's, or the staff group's
+(``main`` for the club's). One private path, :func:`_record`, writes a purchase with its audit
+entry, for the command and for the confirm button alike, so both leave the same trail.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit, confirmations, events, members, notices, purchases
+from core import audit, branches, confirmations, events, members, notices, purchases
 from core.audit import Actor
 from core.club import Club
 from core.confirmations import PendingPurchase
@@ -68,9 +69,11 @@ async def purchase(
     *,
     reference: str | None,
     key: str,
+    branch: str = branches.MAIN,
     render: notices.Render | None = None,
 ) -> Recorded | Held:
-    """``/purchase``: record it, or hold it when it is large or names a phone nobody verified.
+    """``/purchase``: record it in ``branch``, or hold it when it is large or names a phone
+    nobody verified.
 
     ``key`` identifies the request and is the reference when none was given. With ``render`` (a
     face with no chat to answer in: the API), the member's notice goes into the outbox in the
@@ -79,8 +82,9 @@ async def purchase(
     purchases.check_amount(club.rules, amount)  # refused before it could be held for a button
     reference = purchases.clean_reference(reference or key)
     async with transaction(club.sessions) as session:
+        await branches.by_code(session, branch)
         member = await members.find(session, member_query)
-        held = PendingPurchase(member.id, amount, reference)
+        held = PendingPurchase(member.id, amount, reference, branch)
         reasons = confirmations.purchase_reasons(
             club.rules, member, amount, named_by_phone=_named_by_phone(member_query, member)
         )
@@ -99,14 +103,19 @@ async def purchase(
 
 
 async def decide_purchase(
-    club: Club, actor: Actor, confirmation_id: int, *, confirm: bool
+    club: Club, actor: Actor, confirmation_id: int, *, confirm: bool, branch: str | None = None
 ) -> Decided | None:
     """A confirm or cancel button of a held purchase; the first press decides.
 
-    None if the request is unknown, forged, too old or already decided by another press.
+    ``branch``: the desk pressing it may decide its own branch's purchases only (None: any, the
+    club's staff group). None if the request is unknown, forged, another branch's, too old or
+    already decided by another press.
     """
     decision = confirmations.CONFIRMED if confirm else confirmations.CANCELLED
     async with transaction(club.sessions) as session:
+        request = await confirmations.held(session, confirmation_id)
+        if request is None or branch not in (None, PendingPurchase.of(request).branch):
+            return None
         decided = await confirmations.decide(
             session, confirmation_id, decision, action=confirmations.PURCHASE, decided_by=actor.id
         )
@@ -121,15 +130,22 @@ async def decide_purchase(
 
 
 async def refund(
-    club: Club, actor: Actor, reference: str, *, render: notices.Render | None = None
+    club: Club,
+    actor: Actor,
+    reference: str,
+    *,
+    branch: str = branches.MAIN,
+    render: notices.Render | None = None,
 ) -> Refunded:
-    """``/refund``: the purchase's points back, the referrer's bonus clawed back, audited.
+    """``/refund``: the points back of the purchase ``reference`` names in ``branch``, the
+    referrer's bonus clawed back, audited.
 
     A second refund of the same reference is refused (:class:`~core.errors.AlreadyRefunded`).
     ``render``: the member's (and the referrer's) notice in the outbox, as for :func:`purchase`.
     """
     async with transaction(club.sessions) as session:
-        result = await purchases.refund(session, reference, actor_id=actor.id)
+        where = await branches.by_code(session, branch)
+        result = await purchases.refund(session, reference, actor_id=actor.id, branch_id=where.id)
         member = await members.get(session, result.purchase.member_id)
         clawback = result.clawback
         referrer = await members.get(session, clawback.referrer_id) if clawback else None
@@ -137,7 +153,8 @@ async def refund(
             session, actor, action="refund", member_id=member.id,
             before={"balance": member.balance + result.reversed},
             after={"balance": member.balance, "tier": member.tier,
-                   "reference": result.purchase.reference, "reversed": result.reversed,
+                   "reference": result.purchase.reference, "branch": branch,
+                   "reversed": result.reversed,
                    "unrecovered": result.unrecovered},
         )  # fmt: skip
         await events.emit(session, events.PURCHASE_REFUNDED, events.refund(member, result.purchase))
@@ -161,15 +178,17 @@ async def _record(
 ) -> PurchaseResult:
     """A purchase staff recorded, with its audit entry (``confirmation`` names the button's
     request, None for the command)."""
+    where = await branches.by_code(session, held.branch)
     result = await purchases.record(
-        session, rules, held.member_id, held.amount, reference=held.reference, actor_id=actor.id
-    )
+        session, rules, held.member_id, held.amount,
+        reference=held.reference, actor_id=actor.id, branch_id=where.id,
+    )  # fmt: skip
     await audit.record(
         session, actor, action="purchase", member_id=held.member_id,
         before={"balance": result.balance_before, "tier": result.tier_before},
         after={"balance": result.balance, "tier": result.tier_after, "amount": held.amount,
-               "reference": result.purchase.reference, "points": result.points,
-               "confirmation": confirmation_id},
+               "reference": result.purchase.reference, "branch": held.branch,
+               "points": result.points, "confirmation": confirmation_id},
     )  # fmt: skip
     member = await members.get(session, held.member_id)
     await events.emit(session, events.PURCHASE_RECORDED, events.purchase(member, result.purchase))

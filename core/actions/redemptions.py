@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core import allocation, audit, events, members, redemptions, rewards
+from core import allocation, audit, branches, events, members, redemptions, rewards
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
@@ -132,11 +132,13 @@ async def enter_lottery(club: Club, actor: Actor, reward_id: int) -> Entered:
     return Entered(member, reward)
 
 
-async def confirm(club: Club, actor: Actor, code: str) -> Handed:
-    """``/confirm <code>``: staff hand the reward over, audited. A code is handed over once:
-    again, it is :class:`~core.errors.AlreadyConfirmed`."""
+async def confirm(club: Club, actor: Actor, code: str, *, branch: str = branches.MAIN) -> Handed:
+    """``/confirm <code>``: staff of ``branch`` hand the reward over, audited; the redemption
+    records the branch. A code is handed over once: again, it is
+    :class:`~core.errors.AlreadyConfirmed`."""
     async with transaction(club.sessions) as session:
-        redemption = await redemptions.confirm(session, code, actor_id=actor.id)
+        where = await branches.by_code(session, branch)
+        redemption = await redemptions.confirm(session, code, actor_id=actor.id, branch_id=where.id)
         member = await members.get(session, redemption.member_id)
         reward = await rewards.get(session, redemption.reward_id)
         await audit.record(

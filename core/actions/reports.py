@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import audit, members, reports
+from core import audit, branches, members, purchases, reports
 from core.audit import Actor
 from core.club import Club
 from core.db import transaction
-from core.models import AuditEntry, Member, utcnow
-from core.reports import ClubStats, MemberSummary
+from core.models import AuditEntry, Branch, Member, Purchase, utcnow
+from core.reports import BranchSales, ClubStats, MemberSummary
 
 AUDIT_LINES = 15
 
@@ -42,6 +42,54 @@ async def club_stats(club: Club, actor: Actor) -> ClubStats:
     """``/stats``: the club at a glance (:func:`core.reports.club_stats`)."""
     async with transaction(club.sessions) as session:
         return await reports.club_stats(session, club.rules, utcnow())
+
+
+@dataclass(frozen=True)
+class Stats:
+    """``/stats``: the whole club and every branch's till, or one branch's till alone."""
+
+    club: ClubStats | None  # None for one branch: members and points belong to the whole club
+    sales: list[BranchSales]  # every branch's, or ``branch``'s alone
+    branch: Branch | None  # the filter; None: every branch
+
+
+async def stats(club: Club, actor: Actor, *, branch: str | None = None) -> Stats:
+    """``/stats [branch]``: without a branch the club's numbers and each branch's sales; with one
+    (a code), that branch's sales.
+
+    :raises BranchNotFound: no branch has that code.
+    """
+    async with transaction(club.sessions) as session:
+        shop = await branches.by_optional_code(session, branch)
+        if shop is not None:
+            return Stats(None, await reports.branch_sales(session, shop.id), shop)
+        numbers = await reports.club_stats(session, club.rules, utcnow())
+        return Stats(numbers, await reports.branch_sales(session), None)
+
+
+@dataclass(frozen=True)
+class PurchasePage:
+    """A page of purchases, oldest first, each with its branch's code; ``next_after``: the
+    ``after`` of the next page, None on the last."""
+
+    purchases: list[tuple[Purchase, str]]
+    next_after: int | None
+
+
+async def purchase_page(
+    club: Club, actor: Actor, *, branch: str | None, after: int | None, limit: int
+) -> PurchasePage:
+    """The purchases of ``branch`` (None: every branch) after id ``after``, ``limit`` at most.
+
+    :raises BranchNotFound: no branch has that code.
+    """
+    async with transaction(club.sessions) as session:
+        shop = await branches.by_optional_code(session, branch)
+        found = await purchases.page(
+            session, branch_id=shop.id if shop else None, after=after, limit=limit + 1
+        )
+    more = len(found) > limit
+    return PurchasePage(found[:limit], found[limit - 1][0].id if more else None)
 
 
 async def audit_log(

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bench.fake_bot_api import post_update
 from core import members
 from core.db import make_engine
-from core.models import Base
 from core.rules import Rules
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, empty_tables
 from tests.e2e.harness import (
     RULES_TOML,
     BotProcess,
@@ -50,21 +49,18 @@ ANSWERS = {"/points": "you have", "/history": "Points history", "/help": "what I
 PEOPLE = [Person(5000 + n, f"Member{n}") for n in range(CHATS)]
 
 
-def _run(work: Callable[[AsyncSession], Any]) -> Any:
+def _run(work: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+    """``work`` on a connection to the test database, in one transaction."""
+
     async def main() -> Any:
         engine = make_engine(str(POSTGRES_URL))
         try:
             async with engine.begin() as connection:
-                return await work(AsyncSession(bind=connection))
+                return await work(connection)
         finally:
             await engine.dispose()
 
     return asyncio.run(main())
-
-
-def _empty_tables() -> None:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    _run(lambda session: session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")))
 
 
 @pytest.fixture
@@ -76,11 +72,11 @@ def tg() -> Iterator[Telegram]:
 
 @pytest.fixture
 def pg_club(postgres_ready: str, tmp_path: Path) -> Iterator[Club]:
-    _empty_tables()
+    _run(empty_tables)
     rules_path = tmp_path / "rules.toml"
     rules_path.write_text(RULES_TOML, encoding="utf-8")
     yield Club(tmp_path, postgres_ready, rules_path)
-    _empty_tables()
+    _run(empty_tables)
 
 
 async def _seed(session: AsyncSession, rules: Rules) -> None:
