@@ -120,26 +120,31 @@ def about(member: Member, **facts: Any) -> dict[str, Any]:
     return {"member": member.id, "phone": member.phone, **facts}
 
 
-def purchase(member: Member, bought: Purchase) -> dict[str, Any]:
-    """``status``: ``pending`` while the points wait for the return window, else ``completed``."""
+def purchase(member: Member, bought: Purchase, branch: str) -> dict[str, Any]:
+    """``status``: ``pending`` while the points wait for the return window, else ``completed``;
+    ``branch``: the code of the shop it was made in."""
     return about(
         member, reference=bought.reference, amount=bought.amount, currency=bought.currency,
-        points=bought.points, status=str(bought.status),
+        points=bought.points, status=str(bought.status), branch=branch,
     )  # fmt: skip
 
 
-def refund(member: Member, refunded: Purchase) -> dict[str, Any]:
+def refund(member: Member, refunded: Purchase, branch: str) -> dict[str, Any]:
     """``points_unrecovered``: points already spent when it was refunded, now owed."""
     return about(
-        member, reference=refunded.reference, amount=refunded.amount,
+        member, reference=refunded.reference, amount=refunded.amount, branch=branch,
         points_reversed=refunded.points_reversed, points_unrecovered=refunded.points_unrecovered,
     )  # fmt: skip
 
 
-def redemption(member: Member, reward: Reward, redeemed: Redemption) -> dict[str, Any]:
+def redemption(
+    member: Member, reward: Reward, redeemed: Redemption, *, branch: str | None = None
+) -> dict[str, Any]:
+    """``branch``: where it was handed over (reward.confirmed only; a member redeems anywhere)."""
+    facts = {} if branch is None else {"branch": branch}
     return about(
         member, code=redeemed.code, reward_id=reward.id, reward=reward.title,
-        points=redeemed.points,
+        points=redeemed.points, **facts,
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.shell import MEMBER, STAFF
-from core import hooks, housekeeping, rewards
+from core import branches, hooks, housekeeping, rewards
 from core.actions import adjustments, joining, purchases, redemptions
 from core.audit import Actor
 from core.club import Club
@@ -128,8 +128,9 @@ async def test_a_purchase_is_recorded_at_once_or_when_its_button_confirms_it(clu
 
     await _buy(club, member, 250_000, "INV-1")
     large = club.rules.purchase.confirm_above + 1_000
+    await branches.add(club, "north", "North shop")
     held = await purchases.purchase(
-        club, CASHIER, f"#{member.id}", large, reference="INV-2", key="k:2"
+        club, CASHIER, f"#{member.id}", large, reference="INV-2", key="k:2", branch="north"
     )
     assert isinstance(held, purchases.Held)
     assert await _types(club) == ["purchase.recorded"]  # a held purchase is not recorded yet
@@ -139,10 +140,11 @@ async def test_a_purchase_is_recorded_at_once_or_when_its_button_confirms_it(clu
     recorded = [e["data"] for e in await _events(club) if e["type"] == "purchase.recorded"]
     assert recorded == [
         {"member": member.id, "phone": NUMBER, "reference": "INV-1", "amount": 250_000,
-         "currency": club.rules.currency, "points": 250, "status": "completed"},
+         "currency": club.rules.currency, "points": 250, "status": "completed",
+         "branch": "main"},
         {"member": member.id, "phone": NUMBER, "reference": "INV-2", "amount": large,
          "currency": club.rules.currency, "points": large // 1000,
-         "status": "completed"},
+         "status": "completed", "branch": "north"},
     ]  # fmt: skip
 
 
@@ -157,7 +159,7 @@ async def test_a_refund_is_an_event_with_the_points_it_reversed(club: Club) -> N
     assert event["type"] == "purchase.refunded"
     assert event["data"] == {
         "member": member.id, "phone": NUMBER, "reference": "INV-1", "amount": 250_000,
-        "points_reversed": 250, "points_unrecovered": 0,
+        "points_reversed": 250, "points_unrecovered": 0, "branch": "main",
     }  # fmt: skip
 
 
@@ -215,13 +217,14 @@ async def test_a_redemption_and_its_hand_over_are_events_and_a_replay_is_not(clu
 
     redeemed = await redemptions.redeem(club, me, reward.id, key="tg:1:1:1")
     await redemptions.redeem(club, me, reward.id, key="tg:1:1:1")  # the same press again
-    await redemptions.confirm(club, CASHIER, redeemed.redemption.code)
+    await branches.add(club, "north", "North shop")
+    await redemptions.confirm(club, CASHIER, redeemed.redemption.code, branch="north")
 
     data = {"member": member.id, "phone": NUMBER, "code": redeemed.redemption.code,
             "reward_id": reward.id, "reward": "Coffee", "points": 100}  # fmt: skip
     assert [(e["type"], e["data"]) for e in await _events(club)] == [
-        ("reward.redeemed", data),
-        ("reward.confirmed", data),
+        ("reward.redeemed", data),  # a member redeems in no branch
+        ("reward.confirmed", {**data, "branch": "north"}),  # where it was handed over
     ]
 
 

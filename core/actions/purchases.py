@@ -157,7 +157,9 @@ async def refund(
                    "reversed": result.reversed,
                    "unrecovered": result.unrecovered},
         )  # fmt: skip
-        await events.emit(session, events.PURCHASE_REFUNDED, events.refund(member, result.purchase))
+        await events.emit(
+            session, events.PURCHASE_REFUNDED, events.refund(member, result.purchase, branch)
+        )
         if render is not None:
             told = render(notices.REFUND, member, result=result)
             await notices.write_to(session, member, notices.about(result.purchase, "refund"), told)
@@ -191,7 +193,9 @@ async def _record(
                "points": result.points, "confirmation": confirmation_id},
     )  # fmt: skip
     member = await members.get(session, held.member_id)
-    await events.emit(session, events.PURCHASE_RECORDED, events.purchase(member, result.purchase))
+    await events.emit(
+        session, events.PURCHASE_RECORDED, events.purchase(member, result.purchase, held.branch)
+    )
     return result
 
 

@@ -145,9 +145,8 @@ async def confirm(club: Club, actor: Actor, code: str, *, branch: str = branches
             session, actor, action="confirm", member_id=member.id,
             after={"code": redemption.code, "reward": reward.title},
         )  # fmt: skip
-        await events.emit(
-            session, events.REWARD_CONFIRMED, events.redemption(member, reward, redemption)
-        )
+        handed = events.redemption(member, reward, redemption, branch=branch)
+        await events.emit(session, events.REWARD_CONFIRMED, handed)
     return Handed(member, reward, redemption)
 
 
