@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     shell = commands.add_parser("shell", help="chat with the bot offline, no token needed")
     shell.add_argument("--script", type=Path, help="play a scripted conversation and print it")
+    shell.add_argument("--out", type=Path, help="save every photo and document the bot sends here")
     db = commands.add_parser("db", help="database maintenance")
     db.add_subparsers(dest="db_command", required=True).add_parser(
         "upgrade", help="apply every migration not yet applied"
@@ -135,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(load_rules(settings.rules).model_dump_json(indent=2))
         elif args.command == "shell":
             lines = _script_lines(args.script) if args.script else None
-            asyncio.run(_shell(settings, lines))
+            asyncio.run(_shell(settings, lines, args.out))
         elif args.command == "branch":
             return asyncio.run(_branch(settings, args))
         elif args.command == "api-key":
@@ -329,7 +330,7 @@ def _script_lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-async def _shell(settings: Settings, lines: Iterable[str] | None) -> None:
+async def _shell(settings: Settings, lines: Iterable[str] | None, out: Path | None) -> None:
     standin = BotApiStandin()
     staff_chat = settings.staff_chat_id or DEFAULT_STAFF_CHAT
     settings = settings.model_copy(update={"bot_token": None, "staff_chat_id": staff_chat})
@@ -338,7 +339,7 @@ async def _shell(settings: Settings, lines: Iterable[str] | None) -> None:
     async with running(app, background_work=True):
         driver = Driver.for_member(app, standin)
         steps = lines if lines is not None else interactive_lines()
-        await play(driver, steps, sys.stdout, staff_chat)
+        await play(driver, steps, sys.stdout, staff_chat, files=out)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,31 @@
 """``bashgah shell``: chat with the real bot in a terminal, offline, with no token.
 
-The real Application runs against the in-process Bot API stand-in. You type as a member (or, after
-``/as staff``, as a staff member in the staff group); the bot's messages are printed with their
-buttons numbered. The same driver plays scripted conversations (``--script FILE``) and serves the
-update-level tests, so what the tests check is what a person sees here.
+The real Application runs against the in-process Bot API stand-in. You type as a member (``/as
+member NAME`` opens another member's private chat; ``/as staff`` the staff group); the bot's
+messages are printed with their buttons numbered, and the alerts and toasts of button presses
+too. ``/advance 31d`` moves time on, with every sweep that falls due (:mod:`bot.shell_time`);
+``--out DIR`` keeps every photo and document the bot sends. The same driver plays scripted
+conversations (``--script FILE``) and serves the update-level tests, so what the tests check is
+what a person sees here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from telegram import Update
 from telegram.ext import Application
 
 from bot.context import group_replies_of
+from bot.shell_time import advance, parse_span
 from bot.standin import ApiCall, BotApiStandin
 
 MEMBER = {"id": 1001, "is_bot": False, "first_name": "Sara", "last_name": "Ahmadi",
@@ -43,6 +49,7 @@ class Driver:
     app: Application
     standin: BotApiStandin
     speaker: Speaker
+    people: list[dict[str, Any]] = field(default_factory=list)  # members met by ``/as member``
     # Message ids are unique per chat in Telegram; a new shell session must not reuse old ones.
     _ids: Iterable[int] = field(default_factory=lambda: itertools.count(time.time_ns() // 10**6))
 
@@ -53,6 +60,17 @@ class Driver:
     def as_member(self, user: dict[str, Any] | None = None) -> None:
         user = user or MEMBER
         self.speaker = Speaker(user, _private(user))
+
+    def as_member_named(self, name: str) -> None:
+        """The private chat of the member called ``name`` (a new person the first time)."""
+        known = [MEMBER, *self.people]
+        user = next((u for u in known if u["first_name"] == name), None)
+        if user is None:
+            user = {"id": MEMBER["id"] + 100 + len(self.people), "is_bot": False,
+                    "first_name": name, "language_code": MEMBER["language_code"]}  # fmt: skip
+            self.people.append(user)
+        phone = f"+98912{user['id']:07d}" if user is not MEMBER else Speaker.phone
+        self.speaker = Speaker(user, _private(user), phone)
 
     def as_staff(self, chat_id: int, user: dict[str, Any] | None = None) -> None:
         self.speaker = Speaker(
@@ -128,6 +146,12 @@ class Driver:
         await process(self.app, self._update(payload))
         return self.standin.sent(before)
 
+    def shown(self, since: int) -> list[ApiCall]:
+        """What a person sees of the calls since ``since``: messages, edits, and the alerts and
+        toasts of button presses."""
+        return [c for c in self.standin.calls[since:]
+                if c in self.standin.sent(since) or _toast(c)]  # fmt: skip
+
     def _update(self, payload: dict[str, Any]) -> Update:
         return Update.de_json({"update_id": next(self._ids), **payload}, self.app.bot)
 
@@ -168,11 +192,19 @@ def plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
-def render(calls: Iterable[ApiCall]) -> str:
-    """The bot's messages as a transcript: text, then buttons numbered from 1."""
+def _toast(call: ApiCall) -> bool:
+    return call.method == "answerCallbackQuery" and bool(call.params.get("text"))
+
+
+def render(calls: Iterable[ApiCall], saved: dict[int, list[Path]] | None = None) -> str:
+    """The bot's messages as a transcript: text, then buttons numbered from 1; ``saved``: the
+    files kept of a call (by its ``id()``), printed after it."""
     lines = []
     for call in calls:
-        if call.method == "editMessageReplyMarkup":
+        if _toast(call):
+            alert = str(call.params.get("show_alert")).lower() == "true"
+            lines.append(f"bot ({'alert' if alert else 'toast'}): {plain(call.text)}")
+        elif call.method == "editMessageReplyMarkup":
             lines.append("bot (buttons changed):")
         elif call.method == "sendPhoto":
             name = next(iter(call.files), "photo")
@@ -184,47 +216,104 @@ def render(calls: Iterable[ApiCall]) -> str:
             lines.append(f"bot{edited}: {plain(call.text)}")
         for number, button in enumerate(call.buttons, 1):
             lines.append(f"  [{number}] {button['text']}")
+        lines.extend(f"  (saved {path})" for path in (saved or {}).get(id(call), []))
     return "\n".join(lines)
 
 
-async def play(driver: Driver, lines: Iterable[str], out: TextIO, staff_chat_id: int) -> None:
-    """Run a script (or typed input): one step a line, echoed, then what the bot answered."""
-    for raw in lines:
+async def play(
+    driver: Driver,
+    lines: Iterable[str] | AsyncIterable[str],
+    out: TextIO,
+    staff_chat_id: int,
+    files: Path | None = None,
+) -> None:
+    """Run a script (or typed input): one step a line, echoed, then what the bot answered; with
+    ``files``, every photo and document the bot sends is saved there."""
+    keep = _Keeper(files)
+    async for raw in _lines(lines):
         line = raw.rstrip("\n")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         who = "staff" if driver.speaker.chat["id"] == staff_chat_id else "you"
         print(f"{who}> {line}", file=out)
-        words = line.split()
+        before = len(driver.standin.calls)
         try:
-            if words[0] == "/as" and len(words) == 2 and words[1] in ("staff", "member"):
-                if words[1] == "staff":
-                    driver.as_staff(staff_chat_id)
-                else:
-                    driver.as_member()
+            if not await _step(driver, line.split(), line, staff_chat_id):
                 continue
-            if words[0] == "/contact":
-                calls = await driver.share_contact(words[1] if len(words) > 1 else "+989121234567")
-            elif words[0] == "/press" and len(words) == 2 and words[1].isdigit():
-                calls = await driver.press(int(words[1]))
-            else:
-                calls = await driver.send(line)
         except LookupError as exc:
             print(f"  ({exc})", file=out)
             continue
-        text = render(calls)
+        calls = driver.shown(before)
+        text = render(calls, keep.save(calls))
         if text:
             print(text, file=out)
         out.flush()
 
 
-def interactive_lines(prompt: str = "> ") -> Iterable[str]:
+async def _step(driver: Driver, words: list[str], line: str, staff_chat_id: int) -> bool:
+    """One line of the shell's own commands, or the text typed; False if nothing was sent."""
+    if words[0] == "/as" and words[1:] == ["staff"]:
+        driver.as_staff(staff_chat_id)
+        return False
+    if words[0] == "/as" and len(words) >= 2 and words[1] == "member":
+        if len(words) > 2:
+            driver.as_member_named(" ".join(words[2:]))
+        else:
+            driver.as_member()
+        return False
+    if words[0] == "/advance":
+        span = parse_span(" ".join(words[1:]))
+        if span is None:
+            raise LookupError("say how long: /advance 31d, /advance 2h or /advance 30m")
+        await advance(driver.app, span)
+    elif words[0] == "/contact":
+        await driver.share_contact(words[1] if len(words) > 1 else driver.speaker.phone)
+    elif words[0] == "/press" and len(words) == 2 and words[1].isdigit():
+        await driver.press(int(words[1]))
+    else:
+        await driver.send(line)
+    return True
+
+
+class _Keeper:
+    """Saves the files of the bot's photos and documents under a folder, numbered in order."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._count = itertools.count(1)
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def save(self, calls: Iterable[ApiCall]) -> dict[int, list[Path]]:
+        saved: dict[int, list[Path]] = {}
+        if self.folder is None:
+            return saved
+        for call in calls:
+            for part, content in call.files.items():
+                name = Path(call.file_names.get(part, part)).name
+                path = self.folder / f"{next(self._count):03d}-{name}"
+                path.write_bytes(content)
+                saved.setdefault(id(call), []).append(path)
+        return saved
+
+
+async def _lines(lines: Iterable[str] | AsyncIterable[str]) -> AsyncIterator[str]:
+    if isinstance(lines, AsyncIterable):
+        async for line in lines:
+            yield line
+    else:
+        for line in lines:
+            yield line
+
+
+async def interactive_lines(prompt: str = "> ") -> AsyncIterator[str]:
+    """Typed lines, read in a thread: while the shell waits for you, the bot's jobs run."""
     print(
-        "bashgah shell: type as a member; /contact [phone], /press N, /as staff|member; "
-        "Ctrl-D quits"
+        "bashgah shell: type as a member; /contact [phone], /press N, /as staff, "
+        "/as member [NAME], /advance 31d|2h|30m; Ctrl-D quits"
     )
     while True:
-        try:
-            yield input(prompt)  # also reads piped input; EOFError at its end or on Ctrl-D
+        try:  # input() also reads piped input; EOFError at its end or on Ctrl-D
+            yield await asyncio.to_thread(input, prompt)
         except EOFError:
             return

@@ -41,6 +41,7 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    file_names: dict[str, str] = field(default_factory=dict)  # as uploaded, by part name
 
     @property
     def text(self) -> str:
@@ -92,11 +93,13 @@ class BotApiStandin(BaseRequest):
             return self._download(url)
         api_method = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
-        files = {}
+        files, file_names = {}, {}
         if request_data and request_data.contains_files:
             for name, part in (request_data.multipart_data or {}).items():
                 files[name] = part[1] if isinstance(part, tuple) else part
-        call = ApiCall(api_method, params, files)
+                if isinstance(part, tuple) and part[0]:
+                    file_names[name] = str(part[0])
+        call = ApiCall(api_method, params, files, file_names)
         self.calls.append(call)
         if api_method == "getFile" and str(params.get("file_id")) not in self.files:
             return 400, json.dumps(

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from core.models import utcnow
+from core.models import CLOCK, utcnow
 
-__all__ = ["after_days", "end_of_local_day", "utcnow"]
+__all__ = ["advance", "after_days", "end_of_local_day", "utcnow"]
+
+
+def advance(span: timedelta) -> None:
+    """Move the process's clock ``span`` ahead (``bashgah shell``'s ``/advance``); never back."""
+    if span < timedelta(0):
+        raise ValueError("time only moves forward")
+    CLOCK.ahead += span
 
 
 def after_days(moment: datetime, days: int) -> datetime:

@@ -6,7 +6,7 @@ Invariant kept by :mod:`core.ledger`: for every member,
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -58,8 +58,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class _Clock:
+    """The process's time: the wall clock, ``ahead`` of it only in ``bashgah shell`` after
+    ``/advance`` (:func:`core.clock.advance`), which shows offline what weeks of sweeps do."""
+
+    ahead = timedelta(0)
+
+
+CLOCK = _Clock()
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) + CLOCK.ahead
 
 
 class Base(DeclarativeBase):

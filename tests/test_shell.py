@@ -5,7 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+
+import pytest
+
+from bot.shell import render
+from bot.shell_time import parse_span
+from bot.standin import ApiCall
 
 SCRIPT = """\
 # a newcomer joins with the contact button and asks for points
@@ -43,3 +50,79 @@ def test_a_scripted_conversation_prints_its_transcript(tmp_path: Path) -> None:
     assert after_staff.startswith("staff> /as member")
     assert "این دستور را نمی‌شناسم" in transcript
     assert "Traceback" not in done.stderr
+
+
+TIME_SCRIPT = """\
+/start
+/press 1
+/press 1
+/press 1
+/as staff
+/purchase 09121234567 250000 INV-1
+/as member
+/advance 1h
+/press 5
+/advance 45d
+/points
+/as member Leila
+/start
+/as member Sara
+/points
+/as staff
+/stats
+"""
+RULES = """\
+[expiry]
+days = 40
+
+[messaging]
+quiet_start = 0
+quiet_end = 0
+"""
+
+
+def test_time_moves_on_members_have_names_and_files_are_kept(tmp_path: Path) -> None:
+    """The issue's walk: join, a purchase, the CSAT an hour later, points warned of and then
+    expired over 45 days, a second member, and /stats with its chart saved under --out."""
+    (tmp_path / "demo.txt").write_text(TIME_SCRIPT, encoding="utf-8")
+    (tmp_path / "rules.toml").write_text(RULES, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASHGAH_")}
+    env["BASHGAH_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'shell.db'}"
+    env["BASHGAH_RULES"] = str(tmp_path / "rules.toml")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "shell", "--script", "demo.txt", "--out", "files"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=True,
+    )  # fmt: skip
+    steps = done.stdout.split("you> /advance 1h\n", 1)[1]
+    survey, rest = steps.split("you> /press 5\n", 1)
+    assert "چقدر راضی بودید" in survey, "the CSAT came an hour after the purchase"
+    answered, later = rest.split("you> /advance 45d\n", 1)
+    assert "ممنون از پاسخ شما" in answered
+    month, after = later.split("you> /points\n", 1)
+    warned_30, warned_7 = month.index("تا ۳۰ روز آینده"), month.index("تا ۷ روز دیگر")
+    assert warned_30 < warned_7, "the warnings come first, in order"
+    assert "موجودی شما ۰ امتیاز است" in after.split("you>", 1)[0], "then the points expired"
+    leila = after.split("you> /as member Leila\nyou> /start\n", 1)[1]
+    assert "خوش آمدید" in leila.split("you>", 1)[0], "Leila is a newcomer in her own chat"
+    assert "موجودی شما ۰ امتیاز است" in leila.split("you> /as member Sara\nyou> /points\n")[1]
+    saved = tmp_path / "files" / "001-stats.png"
+    assert f"(saved files/{saved.name})" in done.stdout
+    assert saved.read_bytes().startswith(b"\x89PNG")
+    assert "Traceback" not in done.stderr
+
+
+def test_alerts_and_toasts_of_button_presses_are_printed() -> None:
+    alert = ApiCall("answerCallbackQuery", {"text": "فقط مدیران", "show_alert": "true"})
+    toast = ApiCall("answerCallbackQuery", {"text": "این دکمه قدیمی است"})
+    transcript = render([alert, toast]).splitlines()
+    assert transcript == ["bot (alert): فقط مدیران", "bot (toast): این دکمه قدیمی است"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "span"),
+    [("31d", timedelta(days=31)), ("2h", timedelta(hours=2)), ("۳۰m", timedelta(minutes=30)),
+     ("0d", None), ("-1d", None), ("2w", None), ("d", None), ("99999d", None), ("", None)],
+)  # fmt: skip
+def test_spans_the_shell_takes(typed: str, span: timedelta | None) -> None:
+    assert parse_span(typed) == span
