@@ -98,6 +98,7 @@ STAFF_COMMANDS = (
     ("reward_off", staff_rewards.withdraw),
     ("draw", staff_rewards.run_draw),
     ("member_add", staff_members.member_add),
+    ("invite_link", staff_members.invite_link),
     ("erase", staff_members.erase),
     ("segment", staff_campaigns.segment_preview),
     ("campaigns", staff_campaigns.list_campaigns),
