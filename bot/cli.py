@@ -223,7 +223,7 @@ async def _hooks(settings: Settings, args: argparse.Namespace) -> int:
 def _backup(settings: Settings, target: Path, *, force: bool) -> int:
     """``bashgah db backup FILE [--force]``: the copy, or why not, as the owner reads it."""
     try:
-        made = backup.backup(settings.database_url, target, force=force, progress=_print_copied)
+        made = backup.backup(settings.database_url, target, force=force, progress=_tenths())
     except InvalidInput as exc:
         text = BACKUP_ERRORS[exc.reason].format(url=settings.database_url, target=target)
         print(f"bashgah: {text}", file=sys.stderr)
@@ -235,8 +235,17 @@ def _backup(settings: Settings, target: Path, *, force: bool) -> int:
     return 0
 
 
-def _print_copied(done: int, total: int) -> None:
-    print(f"copied {done}/{total} pages", flush=True)
+def _tenths() -> backup.Progress:
+    """A progress line each tenth of the copy, so a large database shows it is moving."""
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != shown[0]:
+            shown[0] = tenth
+            print(f"copied {tenth * 10}%", flush=True)
+
+    return progress
 
 
 def _events_of(events: Sequence[str]) -> str:

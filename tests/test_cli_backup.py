@@ -101,6 +101,7 @@ async def test_the_command_makes_a_new_file_and_replaces_one_only_when_forced(
 
     code, out, err = await bashgah(capsys, "backup", "nightly.db")
     assert (code, err) == (0, "") and "backed up" in out and "nightly.db" in out
+    assert out.splitlines()[-2] == "copied 100%"
     assert await _purchases_in(tmp_path / "nightly.db", member_id) == 2
 
     await _buy(club, member_id, range(2, 3))

@@ -1,5 +1,6 @@
 """Becoming a member and saying who you are: the invitation, the join, the phone confirmed with
-Telegram's contact button, and the profile's answers.
+Telegram's contact button, and the profile's answers; and the staff's join links
+(:func:`make_invite_link`), how a club by invitation gets its first members.
 
 The actor is the person in their own chat (their Telegram user id). Joining is idempotent on it:
 a repeated last answer or a retried update returns the member already made. A verified number is
