@@ -70,6 +70,9 @@ def build_application(settings: Settings, request: BaseRequest | None = None) ->
         builder = builder.request(request).get_updates_request(request)
     else:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+        if settings.proxy_url is not None:  # getUpdates has its own connection pool and proxy
+            proxy = settings.proxy_url.get_secret_value()
+            builder = builder.proxy(proxy).get_updates_proxy(proxy)
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data[TRANSLATOR_KEY] = translator

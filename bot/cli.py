@@ -1,6 +1,6 @@
-"""The ``bashgah`` command: run the bot (and the HTTP API), try it offline, upgrade the database,
-check the rules, add branches, make and revoke API keys, subscribe the shop's URLs to events,
-import an existing customer list."""
+"""The ``bashgah`` command: run the bot (and the HTTP API), try it offline, upgrade and back up the
+database, check the rules, add branches, make and revoke API keys, subscribe the shop's URLs to
+events, import an existing customer list."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -20,7 +21,7 @@ from bot.app import build_application, run_polling, running
 from bot.serving import listening_socket, run_polling_with_api, run_webhook
 from bot.shell import DEFAULT_STAFF_CHAT, STAFF, Driver, interactive_lines, play
 from bot.standin import BotApiStandin
-from core import api_keys, branches, hooks, imports
+from core import api_keys, backup, branches, hooks, imports
 from core.audit import SYSTEM
 from core.club import Club
 from core.config import Settings
@@ -49,6 +50,13 @@ BRANCH_ERRORS = {  # core.branches' reasons
     "branch_chat_is_club": "the group {chat} is the club's staff group, which serves main already",
     "branch_chat": "{chat} is not a group's chat id (a group's is negative, such as -100…)",
 }
+BACKUP_ERRORS = {  # core.backup's reasons
+    "backup_postgresql": "the database is PostgreSQL: back it up with pg_dump "
+    "(pg_dump --format=custom --file=bashgah.dump <database>)",
+    "backup_in_memory": "the database ({url}) is in memory: there is no file to back up",
+    "backup_no_database": "no database file at {url}",
+    "backup_exists": "{target} exists already (add --force to replace it)",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,10 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     shell = commands.add_parser("shell", help="chat with the bot offline, no token needed")
     shell.add_argument("--script", type=Path, help="play a scripted conversation and print it")
     shell.add_argument("--out", type=Path, help="save every photo and document the bot sends here")
-    db = commands.add_parser("db", help="database maintenance")
-    db.add_subparsers(dest="db_command", required=True).add_parser(
-        "upgrade", help="apply every migration not yet applied"
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True
     )
+    db.add_parser("upgrade", help="apply every migration not yet applied")
+    saved = db.add_parser("backup", help="copy the SQLite database to FILE, safe while it runs")
+    saved.add_argument("file", type=Path, help="the copy: a new file")
+    saved.add_argument("--force", action="store_true", help="replace FILE if it exists")
     rules = commands.add_parser("rules", help="the club's rules file")
     rules.add_subparsers(dest="rules_command", required=True).add_parser(
         "check", help="validate the rules file (BASHGAH_RULES) and print it"
@@ -129,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings()
+        if args.command == "db" and args.db_command == "backup":
+            return _backup(settings, args.file, force=args.force)
         if args.command == "db":
             upgrade_url(settings.database_url)
             print(f"database is up to date: {settings.database_url}")
@@ -254,6 +267,34 @@ async def _hooks(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await club.close()
     return 0
+
+
+def _backup(settings: Settings, target: Path, *, force: bool) -> int:
+    """``bashgah db backup FILE [--force]``: the copy, or why not, as the owner reads it."""
+    try:
+        made = backup.backup(settings.database_url, target, force=force, progress=_tenths())
+    except InvalidInput as exc:
+        text = BACKUP_ERRORS[exc.reason].format(url=settings.database_url, target=target)
+        print(f"bashgah: {text}", file=sys.stderr)
+        return 1
+    except (OSError, sqlite3.Error) as exc:
+        print(f"bashgah: cannot back up to {target}: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up {made.source} to {made.target}")
+    return 0
+
+
+def _tenths() -> backup.Progress:
+    """A progress line each tenth of the copy, so a large database shows it is moving."""
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != shown[0]:
+            shown[0] = tenth
+            print(f"copied {tenth * 10}%", flush=True)
+
+    return progress
 
 
 def _events_of(events: Sequence[str]) -> str:

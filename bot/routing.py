@@ -16,6 +16,7 @@ from telegram.ext import (
     Application,
     BaseHandler,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -25,6 +26,7 @@ from telegram.ext import (
 from bot import callbacks, keyboards
 from bot.conversations import campaign_new, join, profile, reward_add
 from bot.handlers import (
+    chat_id,
     guard,
     member,
     settings,
@@ -96,6 +98,7 @@ STAFF_COMMANDS = (
     ("reward_off", staff_rewards.withdraw),
     ("draw", staff_rewards.run_draw),
     ("member_add", staff_members.member_add),
+    ("invite_link", staff_members.invite_link),
     ("erase", staff_members.erase),
     ("segment", staff_campaigns.segment_preview),
     ("campaigns", staff_campaigns.list_campaigns),
@@ -146,6 +149,11 @@ def _main(labels: Labels) -> list[BaseHandler]:
     handlers += [reward_add.handler(), campaign_new.handler()]
     handlers += [CommandHandler(command, answer) for command, answer in STAFF_COMMANDS]
     handlers += [kind.handler(answer) for kind, answer in STAFF_BUTTONS]
+    # Setting up: the staff group's chat id, told only while none is set, or in that group.
+    handlers += [
+        CommandHandler("chatid", chat_id.command, filters=filters.ChatType.GROUPS),
+        ChatMemberHandler(chat_id.added, ChatMemberHandler.MY_CHAT_MEMBER),
+    ]
     handlers.append(MessageHandler(IMPORT_DOCUMENT, staff_import.document))
     handlers += [
         MessageHandler(PRIVATE & filters.COMMAND, member.unknown_command),

@@ -12,6 +12,7 @@ The grammar, after the command (Telegram splits the text on spaces):
   followed by a multiple word (thousand, million, billion in Persian; k, m, b) and the word Toman
   (:func:`core.digits.parse_amount`). A single-token reference may follow; nothing else may.
 * ``/award|/deduct <member> <points> <reason…>``.
+* ``/invite_link [uses] [days]``: two whole numbers, each optional from the right.
 
 Spaces never group digits. A number followed by a bare three-digit group (``/purchase 1 250 000``)
 is refused with the usage, because it could be 250,000 for member 1 or 250 with reference 000.
@@ -25,6 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core import invitations
 from core.digits import amount_length, parse_amount, parse_positive_int, to_latin_digits
 from core.errors import BashgahError, InvalidNumber
 
@@ -131,3 +133,17 @@ def shape(command: str, args: Sequence[str], least: int, most: int | None = None
     if len(args) < least or (most is not None and len(args) > most):
         raise UsageError(command)
     return list(args)
+
+
+def invite_link_args(args: Sequence[str]) -> tuple[int, int]:
+    """``[uses] [days]`` within :mod:`core.invitations`' bounds; anything else is the usage,
+    which states them."""
+    given = shape("invite_link", args, 0, 2)
+    defaults = (invitations.DEFAULT_USES, invitations.DEFAULT_DAYS)
+    bounds = (invitations.MAX_USES, invitations.MAX_DAYS)
+    try:
+        numbers = [positive(text, most) for text, most in zip(given, bounds, strict=False)]
+    except InvalidNumber:
+        raise UsageError("invite_link") from None
+    uses, days = [*numbers, *defaults[len(numbers) :]]
+    return uses, days

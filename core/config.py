@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.locales import DEFAULT_LOCALE, LOCALES
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")  # socks5 needs python-telegram-bot[socks]
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     locale: str = Field(default=DEFAULT_LOCALE, pattern=f"^({'|'.join(LOCALES)})$")
     rules: Path | None = None
     api_base_url: str = DEFAULT_API_BASE_URL
+    # Where Telegram is blocked: the bot's every call to the Bot API goes through this proxy.
+    proxy_url: SecretStr | None = None  # it may hold the proxy's password
 
     @field_validator("timezone")
     @classmethod
@@ -45,6 +48,19 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        """A typo fails at start, not as a bot that silently never connects."""
+        if value is None or not value.get_secret_value():
+            return None
+        scheme, separator, rest = value.get_secret_value().partition("://")
+        if not separator or scheme.lower() not in PROXY_SCHEMES or not rest:
+            raise ValueError(
+                f"a proxy URL is {'|'.join(PROXY_SCHEMES)}://[user:password@]host:port"
+            )
+        return value
 
     @property
     def tz(self) -> ZoneInfo:

@@ -235,3 +235,15 @@ class UnknownEventType(InvalidInput):
 
 class HookNotFound(BashgahError):
     code = "hook_not_found"
+
+
+class InviteLinkSpent(BashgahError):
+    """A staff join link (``/invite_link``) that no longer opens the club."""
+
+
+class InviteLinkExpired(InviteLinkSpent):
+    code = "invite_link_expired"
+
+
+class InviteLinkUsedUp(InviteLinkSpent):
+    code = "invite_link_used_up"

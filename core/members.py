@@ -86,9 +86,13 @@ async def join(
     locale: str = DEFAULT_LOCALE,
     username: str | None = None,
     referral_code: str | None = None,
+    invited: bool = False,
     now: datetime | None = None,
 ) -> JoinResult:
     """Make ``telegram_id`` a member, or return the member they already are.
+
+    ``invited``: the newcomer came through a staff join link (:mod:`core.invitations`), which
+    opens a club by invitation like a member's referral; the caller takes its use.
 
     ``phone_verified`` says the number came from the contact button of its owner. A typed number
     that is already held is not attached, and nothing in the result a face shows says so. Only
@@ -117,7 +121,7 @@ async def join(
         attribution = Attribution.ATTRIBUTED
     else:
         attribution = Attribution.UNKNOWN_CODE if referral_code else Attribution.NONE
-    if rules.club_mode is ClubMode.LIMITED and referrer is None:
+    if rules.club_mode is ClubMode.LIMITED and referrer is None and not invited:
         raise RegistrationClosed(attribution=attribution)
     returning = await identities.is_forgotten(
         session, telegram_id=telegram_id, verified_phone=verified_phone

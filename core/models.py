@@ -671,3 +671,21 @@ class HookDelivery(Attempts, Base):
     status: Mapped[HookDeliveryStatus] = mapped_column(
         String(16), default=HookDeliveryStatus.PENDING
     )
+
+
+class StaffInvitation(Base):
+    """A join link staff made (``/invite_link``): it opens a club by invitation to ``uses_left``
+    more newcomers until ``expires_at``, without a member's referral.
+
+    ``code`` is random and long (``secrets.token_urlsafe``): the link is the only key, so it must
+    not be guessable. Each join through it takes one use in the join's transaction.
+    """
+
+    __tablename__ = "staff_invitations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    uses_left: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime]
+    created_by: Mapped[int]  # the staff member's telegram id
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

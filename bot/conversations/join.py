@@ -27,7 +27,7 @@ from bot.conversations.profile import contact_phone, tell_staff_phone_moved, typ
 from bot.staff_access import actor
 from core import jalali
 from core.actions import joining
-from core.errors import InvalidInput, RegistrationClosed
+from core.errors import InvalidInput, InviteLinkSpent, RegistrationClosed
 from core.members import clean_name
 from core.models import utcnow
 
@@ -47,7 +47,7 @@ async def start(update: Update, context: BotContext) -> int:
     if not found.open:
         await context.say(update, "join/closed")
         return ConversationHandler.END
-    context.user_data[_DRAFT] = {"code": code if referrer else None}
+    context.user_data[_DRAFT] = {"code": code if referrer else None, "staff": found.staff_code}
     await context.say(
         update,
         "join/ask_phone",
@@ -110,10 +110,15 @@ async def birthday(update: Update, context: BotContext) -> int:
             locale=context.locale(update),
             username=update.effective_user.username,
             referral_code=draft["code"],
+            staff_code=draft.get("staff"),
         )
     except RegistrationClosed:  # the inviter left the club meanwhile
         context.user_data.pop(_DRAFT, None)
         await context.say(update, "join/closed", ReplyKeyboardRemove())
+        return ConversationHandler.END
+    except InviteLinkSpent as spent:  # the staff link ran out while they were answering
+        context.user_data.pop(_DRAFT, None)
+        await context.say(update, f"errors/{spent.code}", ReplyKeyboardRemove())
         return ConversationHandler.END
     context.user_data.pop(_DRAFT, None)
     member = joined.member

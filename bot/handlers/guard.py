@@ -1,9 +1,10 @@
 """The first handler every update meets: drop what Telegram would never send, before any work.
 
 Forged or broken updates (a message with no chat, a private message or button with no sender, ids
-beyond Telegram's range, a button with no data, a private chat that is not the sender's own) and
-edits of old messages (re-running an edited ``/purchase`` would record it twice) stop here with a
-logged warning, so no handler has to defend against them and nothing changes.
+beyond Telegram's range, a button with no data, a private chat that is not the sender's own, a
+change of the bot's membership without its chat or statuses) and edits of old messages
+(re-running an edited ``/purchase`` would record it twice) stop here with a logged warning, so no
+handler has to defend against them and nothing changes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def problem(update: Update) -> str | None:
     for found in (user, chat):
         if found is not None and not -MAX_ID < found.id < MAX_ID:
             return "an id outside Telegram's range"
+    change = update.my_chat_member
+    if change is not None and None in (change.chat, change.old_chat_member, change.new_chat_member):
+        return "a membership change without its chat or statuses"
     query = update.callback_query
     if query is not None:
         if user is None:

@@ -1,6 +1,7 @@
 """Staff commands about who is a member: ``/member_add <phone> [name]`` registers a customer
-without Telegram at the till, and ``/erase <member>`` lets an administrator erase a member's
-personal data (the ledger stays)."""
+without Telegram at the till, ``/invite_link [uses] [days]`` makes a join link that opens even a
+club by invitation, and ``/erase <member>`` lets an administrator erase a member's personal data
+(the ledger stays)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from telegram import Update
 
 from bot.context import BotContext
 from bot.staff_access import Desk, actor, at_the_till, staff_only
-from bot.staff_args import member_and_rest, shape
+from bot.staff_args import invite_link_args, member_and_rest, shape
+from core import invitations
 from core.actions import joining, membership
 
 
@@ -23,6 +25,18 @@ async def member_add(update: Update, context: BotContext, desk: Desk) -> None:
     )
     answer = "staff/member_added" if registered.created else "staff/member_exists"
     await context.say(update, answer, member=registered.member)
+
+
+@staff_only(admin=True)
+async def invite_link(update: Update, context: BotContext) -> None:
+    """/invite_link [uses] [days]: how a club by invitation gets its first members."""
+    uses, days = invite_link_args(context.args)
+    made = await joining.make_invite_link(context.club, actor(update), uses=uses, days=days)
+    invitation = made.invitation
+    await context.say(
+        update, "staff/invite_link", link=invitations.link(context.bot.username, invitation),
+        count=invitation.uses_left, expires_at=invitation.expires_at,
+    )  # fmt: skip
 
 
 @staff_only(admin=True)

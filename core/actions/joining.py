@@ -1,5 +1,6 @@
 """Becoming a member and saying who you are: the invitation, the join, the phone confirmed with
-Telegram's contact button, and the profile's answers.
+Telegram's contact button, and the profile's answers; and the staff's join links
+(:func:`make_invite_link`), how a club by invitation gets its first members.
 
 The actor is the person in their own chat (their Telegram user id). Joining is idempotent on it:
 a repeated last answer or a retried update returns the member already made. A verified number is
@@ -19,23 +20,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from core import audit, events, members, profile, referrals
+from core import audit, events, invitations, members, profile, referrals
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
-from core.models import Member, MemberStatus
+from core.db import Session, transaction
+from core.errors import RegistrationClosed
+from core.models import Member, MemberStatus, StaffInvitation, utcnow
 from core.rules import ClubMode
 
 
 @dataclass(frozen=True)
 class Invitation:
     """What ``/start`` finds: ``member`` if they joined already (welcome back), else whether the
-    club takes them (``open``: it does, or the club is by invitation and ``referrer`` invited)."""
+    club takes them (``open``: it does, or the club is by invitation and ``referrer`` invited, or
+    the staff link ``staff_code`` did; the join takes that link's use)."""
 
     member: Member | None
     referrer: Member | None
     open: bool
+    staff_code: str | None = None
+
+
+@dataclass(frozen=True)
+class InviteLinkMade:
+    invitation: StaffInvitation
 
 
 @dataclass(frozen=True)
@@ -71,14 +80,44 @@ class ProfileSaved:
 
 
 async def invitation(club: Club, actor: Actor, code: str | None) -> Invitation:
-    """``/start [code]``: a member already, or may this person join (with whose invitation)?"""
+    """``/start [code]``: a member already, or may this person join (with whose invitation)?
+
+    ``code`` is a member's referral code or a staff link's ``inv_<code>``.
+
+    :raises InviteLinkExpired: a staff link to a club by invitation whose days are over.
+    :raises InviteLinkUsedUp: a staff link to a club by invitation with no use left.
+    """
+    limited = club.rules.club_mode is ClubMode.LIMITED
+    staff_code = invitations.code_of(code)
     async with transaction(club.sessions) as session:
         member = await members.by_telegram_id(session, actor.id)
         if member is not None and member.status != MemberStatus.ERASED:
             return Invitation(member, None, open=True)
+        if staff_code is not None:
+            invited = limited and await invitations.usable(session, staff_code, utcnow())
+            return Invitation(None, None, open=bool(invited) or not limited,
+                              staff_code=staff_code if invited else None)  # fmt: skip
         referrer = await referrals.find_referrer(session, code)
-    limited = club.rules.club_mode is ClubMode.LIMITED
     return Invitation(None, referrer, open=referrer is not None or not limited)
+
+
+async def make_invite_link(club: Club, actor: Actor, *, uses: int, days: int) -> InviteLinkMade:
+    """``/invite_link [uses] [days]``: a join link that lets ``uses`` newcomers into the club
+    within ``days`` days, even by invitation only (:mod:`core.invitations`). Audited as
+    ``invite_link`` (the counts, never the code: the audit log is read more widely than links).
+
+    :raises InvalidNumber: ``uses`` or ``days`` outside 1 to their maximum.
+    """
+    invitations.check_bounds(uses, days)
+    async with transaction(club.sessions) as session:
+        made = await invitations.create(
+            session, uses=uses, days=days, created_by=actor.id, now=utcnow()
+        )
+        await audit.record(
+            session, actor, action="invite_link",
+            after={"invitation": made.id, "uses": uses, "days": days},
+        )  # fmt: skip
+    return InviteLinkMade(made)
 
 
 async def join(
@@ -92,17 +131,27 @@ async def join(
     locale: str,
     username: str | None,
     referral_code: str | None,
+    staff_code: str | None = None,
 ) -> Joined:
     """The last answer of joining: make the actor a member (:func:`core.members.join`).
 
+    ``staff_code``: the staff link the newcomer came through (:attr:`Invitation.staff_code`). In
+    a club by invitation the new member takes one of its uses, in this transaction, and the join
+    is audited as ``invite_link_join``.
+
     :raises RegistrationClosed: the club is by invitation and the inviter left meanwhile.
+    :raises InviteLinkExpired: the staff link's days ran out meanwhile.
+    :raises InviteLinkUsedUp: others took the staff link's last use meanwhile.
     """
+    invited = staff_code is not None and club.rules.club_mode is ClubMode.LIMITED
     async with transaction(club.sessions) as session:
         result = await members.join(
             session, club.rules, telegram_id=actor.id, name=name, phone=phone,
             phone_verified=phone_verified, birthday=birthday, locale=locale, username=username,
-            referral_code=referral_code,
+            referral_code=referral_code, invited=invited,
         )  # fmt: skip
+        if result.created and invited:
+            await _take_invitation(session, actor, result.member, staff_code)
         if result.created:
             await events.emit(
                 session, events.MEMBER_JOINED, events.about(result.member, source="telegram")
@@ -111,6 +160,16 @@ async def join(
             await events.emit(session, events.MEMBER_CLAIMED, events.about(result.member))
     bonus = club.rules.referral.welcome_bonus if result.referral else 0
     return Joined(result.member, result.created, bonus, result.displaced, result.claimed)
+
+
+async def _take_invitation(session: Session, actor: Actor, member: Member, code: str) -> None:
+    taken = await invitations.take_one(session, code, utcnow())
+    if taken is None:  # nobody made this code: it never opened the club
+        raise RegistrationClosed()
+    await audit.record(
+        session, actor, action="invite_link_join", member_id=member.id,
+        after={"invitation": taken.id, "uses_left": taken.uses_left},
+    )  # fmt: skip
 
 
 async def register(
