@@ -12,13 +12,13 @@ import tempfile
 from telegram import InputFile, Update
 
 from bot.context import BotContext
-from bot.images import bar_chart_png
-from bot.images.card import NEUTRAL_TIER, TIER_COLOURS
+from bot.handlers.surveys import decimal_text
+from bot.images import bar_chart_png, line_chart_png, stacked_png
 from bot.staff_access import Desk, actor, at_the_till, staff_only
 from bot.staff_args import UsageError, shape
-from core import branches, exports
+from core import branches, exports, jalali
 from core.actions import reports
-from core.digits import format_number
+from core.trends import Trend
 
 CAPTION_BRANCHES = 4  # branches whose sales fit in the chart's caption (1,024 characters)
 
@@ -33,33 +33,77 @@ async def member_file(update: Update, context: BotContext, desk: Desk) -> None:
 
 @at_the_till
 async def stats(update: Update, context: BotContext, desk: Desk) -> None:
-    """/stats [branch]: the club at a glance with members by tier as a chart, and every branch's
-    sales; with a branch (a branch's group: its own, always), that branch's sales."""
+    """/stats [branch]: the club's last twelve weeks as a chart, captioned with its numbers (points
+    liability, the expiry forecast, the redemption rate, each branch's sales when there are
+    several); with a branch (a branch's group: its own, always), that branch's sales."""
     named = shape("stats", context.args, 0, 1)
     branch = branches.scope(desk.branch, named[0] if named else None)
     found = await reports.stats(context.club, actor(update), branch=branch)
-    if found.club is None:
+    if found.club is None or found.trend is None:
         [branch_sales] = found.sales
         await context.say(update, "staff/branch_stats", branch_sales=branch_sales)
         return
-    numbers = found.club
-    locale = context.locale(update)
-    tiers = list(numbers.members_by_tier)
-    chart = bar_chart_png(
-        title=context.text(update, "image/members_by_tier"),
-        labels=[context.text(update, "labels/tier", tier=t) for t in tiers],
-        values=[numbers.members_by_tier[t] for t in tiers],
-        value_labels=[format_number(numbers.members_by_tier[t], locale) for t in tiers],
-        colors=[TIER_COLOURS.get(t, NEUTRAL_TIER)[0] for t in tiers],
-        tick_format=lambda n: format_number(n, locale),
-    )
+    several = found.sales if len(found.sales) > 1 else []
     caption = context.text(
-        update, "staff/stats", club=numbers, sales=found.sales[:CAPTION_BRANCHES],
-        hidden_branches=max(0, len(found.sales) - CAPTION_BRANCHES),
+        update, "staff/stats", club=found.club, trend=found.trend,
+        expiry_forecast=found.expiry_forecast, sales=several[:CAPTION_BRANCHES],
+        hidden_branches=max(0, len(several) - CAPTION_BRANCHES),
     )  # fmt: skip
+    chart = _weekly_chart(update, context, found.trend)
     await context.answer(
         update.effective_chat, caption, photo=InputFile(chart, filename="stats.png")
     )
+
+
+def _weekly_chart(update: Update, context: BotContext, trend: Trend) -> bytes:
+    """Sales week by week as bars, over purchases, active and new members as lines."""
+    locale = context.locale(update)
+    weeks = trend.weeks
+    labels = [jalali.format_day_month(week.start, locale) for week in weeks]
+    unit = _sales_unit([week.sales for week in weeks])
+
+    def count_tick(value: float) -> str:
+        return decimal_text(value, locale, 0 if float(value).is_integer() else 1)
+
+    sales = bar_chart_png(
+        title=context.text(update, "image/weekly_sales", sales_unit=unit),
+        labels=labels,
+        values=[week.sales for week in weeks],
+        value_labels=[_in_unit(week.sales, unit, locale) for week in weeks],
+        tick_format=lambda amount: _in_unit(amount, unit, locale),
+    )
+    series = {
+        "purchases": [week.purchases for week in weeks],
+        "active": [week.active_members for week in weeks],
+        "new": [week.new_members for week in weeks],
+    }
+    counts = line_chart_png(
+        title=context.text(update, "image/weekly_counts"),
+        labels=labels,
+        series={
+            context.text(update, "image/weekly_series", series=key): values
+            for key, values in series.items()
+        },
+        y_min=0,
+        tick_format=count_tick,
+    )
+    return stacked_png(sales, counts)
+
+
+SALES_UNITS = (1_000_000_000, 1_000_000, 1_000)
+
+
+def _sales_unit(amounts: list[int]) -> int:
+    """The unit the week's sales read in: the largest that leaves the best week ten or more of
+    it (12 million reads "12", 3 million "3,000" thousand), else whole Toman."""
+    best = max(amounts, default=0)
+    return next((unit for unit in SALES_UNITS if best >= 10 * unit), 1)
+
+
+def _in_unit(amount: float, unit: int, locale: str) -> str:
+    """``amount`` in ``unit``s, with one decimal below a hundred units: ``12.5``, ``340``."""
+    value = amount / unit
+    return decimal_text(value, locale, 1 if value < 100 and not value.is_integer() else 0)
 
 
 @staff_only(admin=True)
