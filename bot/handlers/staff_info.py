@@ -108,16 +108,26 @@ def _in_unit(amount: float, unit: int, locale: str) -> str:
 
 @staff_only(admin=True)
 async def export(update: Update, context: BotContext) -> None:
-    """/export members|ledger|purchases|surveys [branch]: a CSV that Excel opens with Persian
-    intact; a branch's code keeps its purchases only."""
-    kind, *named = shape("export", context.args, 1, 2)
-    if kind not in exports.KINDS:
+    """/export members|ledger|purchases|surveys [branch] [csv|xlsx]: a file Excel opens with
+    Persian intact, headed in the club's language; a branch's code keeps its purchases only; the
+    format word, last, picks an XLSX workbook over the CSV (:mod:`core.exports` says why a
+    spreadsheet user wants it)."""
+    kind, *named = shape("export", context.args, 1, 3)
+    file_format = named.pop().lower() if named and named[-1].lower() in exports.FORMATS else "csv"
+    if kind not in exports.KINDS or len(named) > 1:
         raise UsageError("export")
     branch = named[0] if named else None
+
+    def header(export_kind: str, column: str) -> str:
+        return context.text(update, "labels/export_column", export_kind=export_kind, column=column)
+
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
-        count = await exports.export(context.club, actor(update), kind, out, branch=branch)
+        count = await exports.export(
+            context.club, actor(update), kind, out,
+            branch=branch, file_format=file_format, header=header,
+        )  # fmt: skip
         out.seek(0)
-        name = f"bashgah-{kind}-{branch}.csv" if branch else f"bashgah-{kind}.csv"
+        name = "-".join(["bashgah", kind, *([branch] if branch else [])]) + f".{file_format}"
         await context.answer(
             update.effective_chat,
             context.text(update, "staff/exported", export_kind=kind, rows=count, branch=branch),
