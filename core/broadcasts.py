@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import campaigns, messaging, outbox, segments
+from core import campaigns, holdouts, messaging, outbox, segments
 from core.campaigns import CampaignStatus
 from core.club import Club
 from core.db import transaction
@@ -137,7 +137,8 @@ async def run(
     """Write the campaign's next run to the outbox; ``None`` if it is not scheduled (any more).
 
     Each message is keyed ``campaign:<id>:<run>:<member>`` and waits for the end of the member's
-    quiet hours. A template that fails for one member raises, and the whole run is rolled back.
+    quiet hours. The campaign's holdout (:mod:`core.holdouts`) gets no message and is recorded
+    instead. A template that fails for one member raises, and the whole run is rolled back.
     """
     campaign = await campaigns.get(session, campaign_id)
     if campaign.status != CampaignStatus.SCHEDULED:
@@ -146,15 +147,20 @@ async def run(
     reply_markup = markup(campaign)
     written = 0
     members = await audience(session, rules, campaign.segment, now, tz)
+    holdout = rules.campaigns.holdout_percent
     for start in range(0, len(members), BATCH):
         for recipient in await recipients(session, rules, members[start : start + BATCH], now):
             member = recipient.member
+            send_at = messaging.send_after(member, rules, now, tz)
+            if holdouts.held_out(campaign.id, member.id, holdout):
+                holdouts.hold_out(session, campaign.id, number, member.id, send_at)
+                continue
             row = await outbox.enqueue(
                 session, chat_id=member.telegram_id, kind=messaging.OFFER,
                 dedupe_key=f"campaign:{campaign.id}:{number}:{member.id}",
                 text=campaigns.render(campaign.template, variables(recipient)),
                 member_id=member.id, campaign_id=campaign.id, reply_markup=reply_markup,
-                not_before=messaging.send_after(member, rules, now, tz), now=now,
+                not_before=send_at, now=now,
             )  # fmt: skip
             written += row is not None
     campaign.runs = number

@@ -1,13 +1,30 @@
-"""CSV exports for the shop owner's spreadsheet: members, the ledger, purchases, survey answers.
+"""Exports for the shop owner's spreadsheet: members, the ledger, purchases, survey answers, as
+CSV or XLSX.
 
 Rows are read in pages by primary key (``WHERE id > last ORDER BY id LIMIT n``), so an export of
 millions of rows never holds more than one page of them, and a page costs the same at the end of
-the table as at the start. The CSV is UTF-8 with a byte-order mark, which is what makes Excel show
-Persian names instead of mojibake; lines end in ``\\r\\n``; times are ISO 8601 in UTC.
+the table as at the start. Both files are written as the pages come: the CSV line by line, the
+XLSX through openpyxl's write-only mode, which streams each row to a temporary file and writes
+strings inline (no shared-string table growing with the rows).
 
-A cell that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``, ``@``,
-tab or carriage return, unless it is a plain signed number such as a phone ``+98…``) gets a
-leading apostrophe: a member's name must not become a formula on the owner's computer.
+The CSV is UTF-8 with a byte-order mark, which is what makes Excel show Persian names instead of
+mojibake; lines end in ``\\r\\n``. A cell that a spreadsheet would run as a formula (text starting
+with ``=``, ``+``, ``-``, ``@``, tab or carriage return, unless it is a plain signed number such as
+a phone ``+98…``) gets a leading apostrophe: a member's name must not become a formula on the
+owner's computer. In the XLSX every text is a text cell, which no spreadsheet runs, so it is
+written as typed.
+
+What the staff's ``/export`` sends reads the club's way (:class:`People`): headers in the club's
+language, times in the club's time zone, Jalali in Persian (``1405/01/15 10:30:05``, text with
+Latin digits so the column sorts). :func:`export_csv` and :func:`write_csv` without it write the
+plain form for programs: the column keys and ISO 8601 times in UTC.
+
+Phones: a CSV has no cell types, so Excel guesses, and it takes any phone for a number (the
+``0`` of ``0912…`` is dropped, ``+98912…`` becomes ``9.89E+11``); only a formula such as
+``="0912…"`` would stop it, and every other program would then read that formula instead of the
+number. So the CSV keeps the one exact spelling, E.164 (``+989121234567``), which programs and a
+re-import read as the same number, and the XLSX is the file for Excel: there a phone is a text
+cell in the form the shop dials (:func:`core.phones.national`: ``09121234567``), kept exactly.
 """
 
 from __future__ import annotations
@@ -16,15 +33,21 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
 from enum import Enum
 from typing import IO, Any
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Font
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core import audit, branches
+from core import audit, branches, jalali, phones
 from core.audit import Actor
 from core.club import Club
 from core.db import transaction
@@ -40,6 +63,7 @@ from core.models import (
 )
 
 KINDS = ("members", "ledger", "purchases", "surveys")
+FORMATS = ("csv", "xlsx")
 BATCH = 1000
 BOM = "\ufeff"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -97,6 +121,25 @@ _SURVEY_COLUMNS: tuple[Any, ...] = (
 )
 _PERSONAL = frozenset({"name", "phone", "city"})
 
+Header = Callable[[str, str], str]  # (kind, column key) -> the column's header
+
+
+@dataclass(frozen=True)
+class People:
+    """How an export reads to the club's staff: ``header`` names each column in the club's
+    language (the face renders it: core has no words), times are shown in ``tz``, in the
+    calendar of ``locale`` (:func:`core.jalali.format_sortable`)."""
+
+    header: Header
+    tz: tzinfo
+    locale: str
+
+    def headers(self, kind: str, keys: Sequence[str]) -> list[str]:
+        return [self.header(kind, key) for key in keys]
+
+    def moment(self, value: datetime) -> str:
+        return jalali.format_sortable(value, self.locale, self.tz)
+
 
 def rows(
     session: AsyncSession, kind: str, *, batch: int = BATCH, branch_id: int | None = None
@@ -141,44 +184,104 @@ async def write_csv(
     *,
     batch: int = BATCH,
     branch_id: int | None = None,
+    people: People | None = None,
 ) -> int:
-    """Stream one export into a binary file ``out``, a page at a time; returns the rows written."""
+    """Stream one export into a binary file ``out``, a page at a time; returns the rows written.
+    With ``people``, the headers and times read the club's way."""
     header, pages = rows(session, kind, batch=batch, branch_id=branch_id)
+    moment = people.moment if people else None
+    if people is not None:
+        header = people.headers(kind, header)
     out.write((BOM + _csv_text([header])).encode("utf-8"))
     pending: list[tuple[Any, ...]] = []
     written = 0
     async for row in pages:
         pending.append(row)
         if len(pending) >= batch:
-            out.write(_csv_text(pending).encode("utf-8"))
+            out.write(_csv_text(pending, moment).encode("utf-8"))
             written += len(pending)
             pending.clear()
-    out.write(_csv_text(pending).encode("utf-8"))
+    out.write(_csv_text(pending, moment).encode("utf-8"))
     return written + len(pending)
 
 
-async def export(
-    club: Club, actor: Actor, kind: str, out: IO[bytes], *, branch: str | None = None
+async def write_xlsx(
+    session: AsyncSession,
+    kind: str,
+    out: IO[bytes],
+    people: People,
+    *,
+    batch: int = BATCH,
+    branch_id: int | None = None,
 ) -> int:
-    """``/export <kind> [branch]``: one export streamed into ``out``, of one branch if a code is
-    given, audited (kind, branch and rows, never the data), because it carries members' personal
-    data off the premises. Returns the rows written.
+    """Stream one export into ``out`` as an XLSX workbook of one sheet; returns the rows written.
+
+    Numbers are number cells, everything else (times and phones included) a text cell; the
+    header row is bold and stays in view, and a Persian sheet reads right to left.
+    """
+    keys, pages = rows(session, kind, batch=batch, branch_id=branch_id)
+    book = Workbook(write_only=True)
+    sheet: WriteOnlyWorksheet = book.create_sheet(kind)
+    sheet.sheet_view.rightToLeft = people.locale == "fa"
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    sheet.append([_xlsx_cell(sheet, text, font=bold) for text in people.headers(kind, keys)])
+    phone = keys.index("phone") if "phone" in keys else None
+    written = 0
+    async for row in pages:
+        values = [
+            phones.national(value) if index == phone and value else value
+            for index, value in enumerate(row)
+        ]
+        sheet.append([_xlsx_cell(sheet, _xlsx_value(value, people)) for value in values])
+        written += 1
+    book.save(out)
+    return written
+
+
+async def export(
+    club: Club,
+    actor: Actor,
+    kind: str,
+    out: IO[bytes],
+    *,
+    branch: str | None = None,
+    file_format: str = "csv",
+    header: Header | None = None,
+) -> int:
+    """``/export <kind> [branch] [csv|xlsx]``: one export streamed into ``out``, of one branch if
+    a code is given, read the club's way (:class:`People`: ``header`` names the columns, the
+    column keys without it), audited (kind, branch, format and rows, never the data), because it
+    carries members' personal data off the premises. Returns the rows written.
 
     :raises BranchNotFound: no branch has that code.
+    :raises InvalidInput: ``unknown_export_format``: neither ``csv`` nor ``xlsx``.
     """
+    if file_format not in FORMATS:
+        raise InvalidInput("unknown_export_format", file_format)
+    people = People(header or _column_key, club.settings.tz, club.settings.locale)
     async with transaction(club.sessions) as session:
         shop = await branches.by_optional_code(session, branch)
-        count = await write_csv(session, kind, out, branch_id=shop.id if shop else None)
+        branch_id = shop.id if shop else None
+        if file_format == "xlsx":
+            count = await write_xlsx(session, kind, out, people, branch_id=branch_id)
+        else:
+            count = await write_csv(session, kind, out, branch_id=branch_id, people=people)
         done = {"kind": kind, "rows": count} | ({"branch": branch} if branch else {})
+        if file_format != "csv":
+            done["format"] = file_format
         await audit.record(session, actor, action="export", after=done)
     return count
 
 
-def cell(value: Any) -> str:
-    """One value as spreadsheet text: times in ISO 8601 UTC, ``None`` empty, formulas defused."""
+def cell(value: Any, moment: Callable[[datetime], str] | None = None) -> str:
+    """One value as spreadsheet text: times by ``moment`` (ISO 8601 UTC without it), ``None``
+    empty, formulas defused."""
     if value is None:
         return ""
     if isinstance(value, datetime):
+        if moment is not None:
+            return moment(value)
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date):
         return value.isoformat()
@@ -201,12 +304,43 @@ def _header(columns: Sequence[InstrumentedAttribute[Any]]) -> list[str]:
     return [column.key for column in columns]
 
 
-def _csv_text(lines: Iterable[Sequence[Any]]) -> str:
+def _csv_text(
+    lines: Iterable[Sequence[Any]], moment: Callable[[datetime], str] | None = None
+) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     for line in lines:
-        writer.writerow([cell(value) for value in line])
+        writer.writerow([cell(value, moment) for value in line])
     return buffer.getvalue()
+
+
+def _column_key(kind: str, key: str) -> str:
+    return key
+
+
+def _xlsx_value(value: Any, people: People) -> Any:
+    """A number stays a number; a time becomes the club's text; anything else is text."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, datetime):
+        return people.moment(value)
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any, *, font: Font | None = None) -> Cell:
+    """A cell whose text is always text: openpyxl would read ``=…`` as a formula, and refuses the
+    control characters XML cannot hold (they are dropped)."""
+    if not isinstance(value, str):
+        return WriteOnlyCell(sheet, value)
+    written = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value))
+    written.data_type = "s"
+    if font is not None:
+        written.font = font
+    return written
 
 
 def _member_row(row: Row[Any]) -> tuple[Any, ...]:

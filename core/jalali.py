@@ -32,8 +32,11 @@ __all__ = [
     "MAX_DATE_INPUT_LENGTH",
     "Calendar",
     "InvalidDateReason",
+    "first_weekday",
     "format_date",
     "format_datetime",
+    "format_day_month",
+    "format_sortable",
     "jalali_month_day",
     "jalali_month_spans",
     "mmdd",
@@ -93,6 +96,9 @@ _EN_MONTHS: Final = (
 
 #: The Persian (Arabic) comma U+060C, used between date and time in ``fa``.
 _FA_COMMA: Final = "\u060c"
+
+MONDAY: Final = 0
+SATURDAY: Final = 5
 
 
 def _jalali(d: date) -> jdatetime.date:
@@ -227,6 +233,38 @@ def format_datetime(dt: datetime, locale: str, tz: tzinfo) -> str:
     if locale == "fa":
         return f"{day}{_FA_COMMA} {to_persian_digits(clock)}"
     return f"{day}, {clock}"
+
+
+def format_day_month(d: date, locale: str) -> str:
+    """A day without its year, ``12 Esfand`` or ``3 Mar``: week labels under a chart."""
+    return _format_local_date(d, locale).rsplit(" ", 1)[0]
+
+
+def format_sortable(dt: datetime, locale: str, tz: tzinfo) -> str:
+    """A moment for a spreadsheet cell: ``1405/01/15 10:30:05`` (Jalali) in ``"fa"``,
+    ``2026-04-04 10:30:05`` in ``"en"``, in ``tz``, with Latin digits and zero padding.
+
+    Latin digits and fixed widths make the text sort and filter in date order in any
+    spreadsheet; a Jalali date cannot be a spreadsheet's own date value, so it is text.
+
+    :raises ValueError: for a naive ``datetime`` or an unsupported locale.
+    """
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("naive datetime: pass an aware datetime")
+    local = dt.astimezone(tz)
+    clock = f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}"
+    if locale == "fa":
+        j = _jalali(local.date())
+        return f"{j.year:04d}/{j.month:02d}/{j.day:02d} {clock}"
+    if locale == "en":
+        return f"{local.date().isoformat()} {clock}"
+    raise ValueError(f"unsupported locale: {locale!r}")
+
+
+def first_weekday(locale: str) -> int:
+    """The day a week starts on (``date.weekday()``: Monday 0): Saturday in Persian, as
+    Iranian calendars have it, Monday (ISO 8601) otherwise."""
+    return SATURDAY if locale == "fa" else MONDAY
 
 
 def month_of(d: date) -> int:

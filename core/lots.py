@@ -8,8 +8,9 @@ notices of the lifecycle sweep and the campaigns' ``expiring_points``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,8 @@ from core.models import EntryKind, LedgerEntry, LotDraw, Member, PointsLot
 
 #: What "points expiring soon" means to a member: in /points and in a campaign's text.
 EXPIRING_SOON = timedelta(days=30)
+#: The horizons of the club's expiry forecast in /stats, in days.
+FORECAST_DAYS = (30, 60, 90)
 
 
 def expiring_window(after: Any, until: Any) -> ColumnElement[bool]:
@@ -47,6 +50,31 @@ def expiring_per_member(now: datetime, within: timedelta) -> Select[tuple[int, d
         .where(expiring_window(now, now + within))
         .group_by(PointsLot.member_id)
     )
+
+
+class Expiring(NamedTuple):
+    days: int
+    points: int  # in every member's lots expiring after now and within ``days`` days
+
+
+async def forecast(
+    session: AsyncSession, now: datetime, horizons: Sequence[int] = FORECAST_DAYS
+) -> list[Expiring]:
+    """The club's points that will expire within each horizon unless spent first (each horizon
+    includes the shorter ones), in one pass over the open lots in :func:`expiring_window`."""
+    sums = [
+        func.coalesce(
+            func.sum(
+                case((PointsLot.expires_at <= now + timedelta(days=days), PointsLot.remaining),
+                     else_=0)
+            ),
+            0,
+        )
+        for days in horizons
+    ]  # fmt: skip
+    longest = now + timedelta(days=max(horizons))
+    row = (await session.execute(select(*sums).where(expiring_window(now, longest)))).one()
+    return [Expiring(days, int(points)) for days, points in zip(horizons, row, strict=True)]
 
 
 async def draw(session: AsyncSession, entry: LedgerEntry, first_lot_id: int | None) -> None:

@@ -546,6 +546,20 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CampaignHoldout(Base):
+    """A member of a campaign run's audience held out of it (rule ``campaigns.holdout_percent``):
+    sent nothing, and measured beside the recipients as the campaign's control group."""
+
+    __tablename__ = "campaign_holdouts"
+    __table_args__ = (UniqueConstraint("campaign_id", "run", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Id, ForeignKey("campaigns.id"))
+    run: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    at: Mapped[datetime]  # when the message would have gone out: the member's window opens here
+
+
 class ConversationState(Base):
     """Where a half-finished conversation stands, and the drafts it keeps, across a restart.
 

@@ -28,6 +28,7 @@ __all__ = [
     "InvalidPhone",
     "InvalidPhoneReason",
     "is_mobile",
+    "national",
     "normalize_phone",
 ]
 
@@ -110,3 +111,19 @@ def is_mobile(e164: str) -> bool:
     except NumberParseException as exc:
         raise InvalidPhone("invalid", e164) from exc
     return phonenumbers.number_type(number) in _MOBILE_TYPES
+
+
+def national(e164: str, region: str = "IR") -> str:
+    """How the shop writes a stored number: the national digits for a number of ``region``
+    (``09121234567``, leading ``0`` and all), E.164 for any other, and as stored if unreadable.
+
+    For people's eyes (a spreadsheet), never for lookups: those take E.164.
+    """
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return e164
+    if phonenumbers.region_code_for_number(number) != region:
+        return e164
+    written = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    return "".join(char for char in written if char.isdigit())

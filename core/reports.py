@@ -75,6 +75,47 @@ class ClubStats:
     top_rewards: tuple[TopReward, ...]
 
 
+@dataclass(frozen=True)
+class PointFlows:
+    """The ledger's flows (see the module's docstring), each a positive sum."""
+
+    issued: int
+    redeemed: int
+    expired: int
+    reversed: int
+    deducted: int
+
+
+async def point_flows(
+    session: AsyncSession, since: datetime | None = None, until: datetime | None = None
+) -> PointFlows:
+    """The flows of every entry, or of those made in ``[since, until)``: one grouped query."""
+    positive = func.coalesce(func.sum(case((LedgerEntry.delta > 0, LedgerEntry.delta), else_=0)), 0)
+    negative = func.coalesce(func.sum(case((LedgerEntry.delta < 0, LedgerEntry.delta), else_=0)), 0)
+    query = select(LedgerEntry.kind, positive, negative).group_by(LedgerEntry.kind)
+    if since is not None:
+        query = query.where(LedgerEntry.created_at >= since)
+    if until is not None:
+        query = query.where(LedgerEntry.created_at < until)
+    flows = {
+        kind: (int(plus), int(minus)) for kind, plus, minus in (await session.execute(query)).all()
+    }
+
+    def plus(kind: EntryKind) -> int:
+        return flows.get(kind, (0, 0))[0]
+
+    def minus(kind: EntryKind) -> int:
+        return -flows.get(kind, (0, 0))[1]
+
+    return PointFlows(
+        issued=sum(plus(kind) for kind in ISSUING_KINDS),
+        redeemed=minus(EntryKind.REDEEM) - plus(EntryKind.REFUND),
+        expired=minus(EntryKind.EXPIRE),
+        reversed=minus(EntryKind.REVERSAL),
+        deducted=minus(EntryKind.ADJUST),
+    )
+
+
 async def club_stats(session: AsyncSession, rules: Rules, now: datetime) -> ClubStats:
     counted = Member.status != MemberStatus.ERASED
     by_tier = dict.fromkeys(rules.tier_keys, 0)
@@ -96,25 +137,7 @@ async def club_stats(session: AsyncSession, rules: Rules, now: datetime) -> Club
         )
     ).one()
 
-    positive = func.coalesce(func.sum(case((LedgerEntry.delta > 0, LedgerEntry.delta), else_=0)), 0)
-    negative = func.coalesce(func.sum(case((LedgerEntry.delta < 0, LedgerEntry.delta), else_=0)), 0)
-    flows = {
-        kind: (int(plus), int(minus))
-        for kind, plus, minus in (
-            await session.execute(
-                select(LedgerEntry.kind, positive, negative).group_by(LedgerEntry.kind)
-            )
-        ).all()
-    }
-
-    def plus(kind: EntryKind) -> int:
-        return flows.get(kind, (0, 0))[0]
-
-    def minus(kind: EntryKind) -> int:
-        return -flows.get(kind, (0, 0))[1]
-
-    issued = sum(plus(kind) for kind in ISSUING_KINDS)
-    redeemed = minus(EntryKind.REDEEM) - plus(EntryKind.REFUND)
+    flows = await point_flows(session)
     outstanding = await session.scalar(select(func.coalesce(func.sum(Member.balance), 0)))
     owed = await session.scalar(select(func.coalesce(func.sum(PointsLot.owed), 0)))
 
@@ -133,15 +156,15 @@ async def club_stats(session: AsyncSession, rules: Rules, now: datetime) -> Club
         members_active=int(active_count),
         new_members_7d=int(new_7),
         new_members_30d=int(new_30),
-        points_issued=issued,
-        points_redeemed=redeemed,
-        points_expired=minus(EntryKind.EXPIRE),
-        points_reversed=minus(EntryKind.REVERSAL),
-        points_deducted=minus(EntryKind.ADJUST),
+        points_issued=flows.issued,
+        points_redeemed=flows.redeemed,
+        points_expired=flows.expired,
+        points_reversed=flows.reversed,
+        points_deducted=flows.deducted,
         points_outstanding=int(outstanding or 0),
         points_pending=await purchases.pending_total(session),
         points_owed=int(owed or 0),
-        redemption_rate=redeemed / issued if issued else 0.0,
+        redemption_rate=flows.redeemed / flows.issued if flows.issued else 0.0,
         top_rewards=tuple(TopReward(title, int(n)) for title, n in top.all()),
     )
 

@@ -111,6 +111,11 @@ class MessagingRules(_Strict):
     churn_days: Positive = 60  # members this long without a purchase are at risk
 
 
+class CampaignRules(_Strict):
+    # this share of a campaign's audience gets no message and is measured as its control group
+    holdout_percent: Annotated[int, Field(ge=0, le=50, strict=True)] = 0
+
+
 class RewardSeed(_Strict):
     """A reward declared in the rules file; by its ``key`` a restart updates it, not copies it."""
 
@@ -154,6 +159,7 @@ class Rules(_Strict):
     adjust: AdjustRules = AdjustRules()
     surveys: SurveyRules = SurveyRules()
     messaging: MessagingRules = MessagingRules()
+    campaigns: CampaignRules = CampaignRules()
     rewards: tuple[RewardSeed, ...] = ()
 
     @model_validator(mode="after")

@@ -183,10 +183,10 @@ async def test_the_purchases_export_by_branch(bot: BotHarness) -> None:
         data = next(iter(document.files.values()))
         return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
-    header, *all_rows = rows(every)
-    assert [row[header.index("branch")] for row in all_rows] == ["north", "main"]
+    header, *all_rows = rows(every)  # headed in the club's language (issue 14)
+    assert [row[header.index("شعبه")] for row in all_rows] == ["north", "main"]
     _, only = rows(north)
-    assert (only[header.index("reference")], only[header.index("branch")]) == ("INV-2", "north")
+    assert (only[header.index("شمارهٔ فاکتور")], only[header.index("شعبه")]) == ("INV-2", "north")
     assert "شعبهٔ north" in north.text
     assert "فقط خروجی خریدها به تفکیک شعبه" in members.text
     assert "شعبه‌ای با کد south نداریم" in unknown.text

@@ -12,13 +12,13 @@ import tempfile
 from telegram import InputFile, Update
 
 from bot.context import BotContext
-from bot.images import bar_chart_png
-from bot.images.card import NEUTRAL_TIER, TIER_COLOURS
+from bot.handlers.surveys import decimal_text
+from bot.images import bar_chart_png, line_chart_png, stacked_png
 from bot.staff_access import Desk, actor, at_the_till, staff_only
 from bot.staff_args import UsageError, shape
-from core import branches, exports
+from core import branches, exports, jalali
 from core.actions import reports
-from core.digits import format_number
+from core.trends import Trend
 
 CAPTION_BRANCHES = 4  # branches whose sales fit in the chart's caption (1,024 characters)
 
@@ -33,47 +33,101 @@ async def member_file(update: Update, context: BotContext, desk: Desk) -> None:
 
 @at_the_till
 async def stats(update: Update, context: BotContext, desk: Desk) -> None:
-    """/stats [branch]: the club at a glance with members by tier as a chart, and every branch's
-    sales; with a branch (a branch's group: its own, always), that branch's sales."""
+    """/stats [branch]: the club's last twelve weeks as a chart, captioned with its numbers (points
+    liability, the expiry forecast, the redemption rate, each branch's sales when there are
+    several); with a branch (a branch's group: its own, always), that branch's sales."""
     named = shape("stats", context.args, 0, 1)
     branch = branches.scope(desk.branch, named[0] if named else None)
     found = await reports.stats(context.club, actor(update), branch=branch)
-    if found.club is None:
+    if found.club is None or found.trend is None:
         [branch_sales] = found.sales
         await context.say(update, "staff/branch_stats", branch_sales=branch_sales)
         return
-    numbers = found.club
-    locale = context.locale(update)
-    tiers = list(numbers.members_by_tier)
-    chart = bar_chart_png(
-        title=context.text(update, "image/members_by_tier"),
-        labels=[context.text(update, "labels/tier", tier=t) for t in tiers],
-        values=[numbers.members_by_tier[t] for t in tiers],
-        value_labels=[format_number(numbers.members_by_tier[t], locale) for t in tiers],
-        colors=[TIER_COLOURS.get(t, NEUTRAL_TIER)[0] for t in tiers],
-        tick_format=lambda n: format_number(n, locale),
-    )
+    several = found.sales if len(found.sales) > 1 else []
     caption = context.text(
-        update, "staff/stats", club=numbers, sales=found.sales[:CAPTION_BRANCHES],
-        hidden_branches=max(0, len(found.sales) - CAPTION_BRANCHES),
+        update, "staff/stats", club=found.club, trend=found.trend,
+        expiry_forecast=found.expiry_forecast, sales=several[:CAPTION_BRANCHES],
+        hidden_branches=max(0, len(several) - CAPTION_BRANCHES),
     )  # fmt: skip
+    chart = _weekly_chart(update, context, found.trend)
     await context.answer(
         update.effective_chat, caption, photo=InputFile(chart, filename="stats.png")
     )
 
 
+def _weekly_chart(update: Update, context: BotContext, trend: Trend) -> bytes:
+    """Sales week by week as bars, over purchases, active and new members as lines."""
+    locale = context.locale(update)
+    weeks = trend.weeks
+    labels = [jalali.format_day_month(week.start, locale) for week in weeks]
+    unit = _sales_unit([week.sales for week in weeks])
+
+    def count_tick(value: float) -> str:
+        return decimal_text(value, locale, 0 if float(value).is_integer() else 1)
+
+    sales = bar_chart_png(
+        title=context.text(update, "image/weekly_sales", sales_unit=unit),
+        labels=labels,
+        values=[week.sales for week in weeks],
+        value_labels=[_in_unit(week.sales, unit, locale) for week in weeks],
+        tick_format=lambda amount: _in_unit(amount, unit, locale),
+    )
+    series = {
+        "purchases": [week.purchases for week in weeks],
+        "active": [week.active_members for week in weeks],
+        "new": [week.new_members for week in weeks],
+    }
+    counts = line_chart_png(
+        title=context.text(update, "image/weekly_counts"),
+        labels=labels,
+        series={
+            context.text(update, "image/weekly_series", series=key): values
+            for key, values in series.items()
+        },
+        y_min=0,
+        tick_format=count_tick,
+    )
+    return stacked_png(sales, counts)
+
+
+SALES_UNITS = (1_000_000_000, 1_000_000, 1_000)
+
+
+def _sales_unit(amounts: list[int]) -> int:
+    """The unit the week's sales read in: the largest that leaves the best week ten or more of
+    it (12 million reads "12", 3 million "3,000" thousand), else whole Toman."""
+    best = max(amounts, default=0)
+    return next((unit for unit in SALES_UNITS if best >= 10 * unit), 1)
+
+
+def _in_unit(amount: float, unit: int, locale: str) -> str:
+    """``amount`` in ``unit``s, with one decimal below a hundred units: ``12.5``, ``340``."""
+    value = amount / unit
+    return decimal_text(value, locale, 1 if value < 100 and not value.is_integer() else 0)
+
+
 @staff_only(admin=True)
 async def export(update: Update, context: BotContext) -> None:
-    """/export members|ledger|purchases|surveys [branch]: a CSV that Excel opens with Persian
-    intact; a branch's code keeps its purchases only."""
-    kind, *named = shape("export", context.args, 1, 2)
-    if kind not in exports.KINDS:
+    """/export members|ledger|purchases|surveys [branch] [csv|xlsx]: a file Excel opens with
+    Persian intact, headed in the club's language; a branch's code keeps its purchases only; the
+    format word, last, picks an XLSX workbook over the CSV (:mod:`core.exports` says why a
+    spreadsheet user wants it)."""
+    kind, *named = shape("export", context.args, 1, 3)
+    file_format = named.pop().lower() if named and named[-1].lower() in exports.FORMATS else "csv"
+    if kind not in exports.KINDS or len(named) > 1:
         raise UsageError("export")
     branch = named[0] if named else None
+
+    def header(export_kind: str, column: str) -> str:
+        return context.text(update, "labels/export_column", export_kind=export_kind, column=column)
+
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
-        count = await exports.export(context.club, actor(update), kind, out, branch=branch)
+        count = await exports.export(
+            context.club, actor(update), kind, out,
+            branch=branch, file_format=file_format, header=header,
+        )  # fmt: skip
         out.seek(0)
-        name = f"bashgah-{kind}-{branch}.csv" if branch else f"bashgah-{kind}.csv"
+        name = "-".join(["bashgah", kind, *([branch] if branch else [])]) + f".{file_format}"
         await context.answer(
             update.effective_chat,
             context.text(update, "staff/exported", export_kind=kind, rows=count, branch=branch),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import math
-from datetime import date
 from types import SimpleNamespace
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
@@ -194,11 +193,6 @@ def _view(result: survey_reports.Report, locale: str) -> SimpleNamespace:
     )  # fmt: skip
 
 
-def _short_date(day: date, locale: str) -> str:
-    """``12 Esfand`` without the year: week labels under a chart."""
-    return jalali.format_date(day, locale).rsplit(" ", 1)[0]
-
-
 def _chart(context: BotContext, update: Update, result: survey_reports.Report, days: int) -> bytes:
     locale = context.locale(update)
     kind = result.kind
@@ -209,7 +203,7 @@ def _chart(context: BotContext, update: Update, result: survey_reports.Report, d
 
     return line_chart_png(
         title=context.text(update, "survey/chart_title", survey_kind=kind, survey_days=days),
-        labels=[_short_date(week.start, locale) for week in result.weeks],
+        labels=[jalali.format_day_month(week.start, locale) for week in result.weeks],
         series={
             context.text(update, "survey/chart_series", survey_kind=kind): [
                 week.score.value for week in result.weeks

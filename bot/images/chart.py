@@ -27,7 +27,8 @@ which anti-aliases the slanted lines while keeping whole-pixel grid lines and ba
 Output is deterministic: the same arguments give the same bytes.
 
 This module holds what both charts share: the layout above (one table of sizes and colours), the
-drawing surface, the plot area, and the title, tick and label texts. The charts themselves are
+drawing surface, the plot area, the title, tick and label texts, and stacking charts into one
+picture. The charts themselves are
 :mod:`bot.images.chart_bar` and :mod:`bot.images.chart_line`; the axis is :mod:`bot.images.axes`.
 """
 
@@ -96,6 +97,7 @@ BAR_MAX_WIDTH: Final = 130
 BAR_RADIUS: Final = 6
 LINE_WIDTH: Final = 4
 MARKER_RADIUS: Final = 7
+STACK_GAP: Final = 24  # between stacked charts, with a rule in the middle
 
 TickFormat = Callable[[float], str]
 
@@ -297,3 +299,19 @@ def to_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def stacked_png(*charts: bytes) -> bytes:
+    """Charts (PNG bytes of this module's size) one above the other, a thin rule between them:
+    several charts as one photo, which a chat shows as one message and opens as one picture."""
+    if not charts:
+        raise ValueError("nothing to stack")
+    size = (WIDTH, HEIGHT * len(charts) + STACK_GAP * (len(charts) - 1))
+    image = Image.new("RGB", size, BACKGROUND)
+    for index, data in enumerate(charts):
+        with Image.open(io.BytesIO(data)) as chart:
+            image.paste(chart.convert("RGB"), (0, index * (HEIGHT + STACK_GAP)))
+        if index:
+            y = index * (HEIGHT + STACK_GAP) - STACK_GAP // 2
+            ImageDraw.Draw(image).line((MARGIN, y, WIDTH - MARGIN, y), fill=GRID, width=2)
+    return to_png(image)

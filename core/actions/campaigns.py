@@ -1,7 +1,7 @@
-"""Staff running campaigns: a segment previewed, the campaigns listed, a new one saved, and one
-paused, resumed or cancelled.
+"""Staff running campaigns: a segment previewed, the campaigns listed, one campaign's report, a new
+one saved, and one paused, resumed or cancelled.
 
-Each change is audited in the same transaction as the change; the two reads change nothing. A
+Each change is audited in the same transaction as the change; the three reads change nothing. A
 status change that is not allowed (say, resuming a campaign that is not paused) is refused before
 anything changes, so a repeated request is refused rather than done twice;
 :func:`core.campaigns.set_status` says which changes are.
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import audit, campaigns, segments
+from core import audit, campaign_reports, campaigns, segments
 from core.audit import Actor
+from core.campaign_reports import CampaignReport
 from core.campaigns import CampaignStatus, Draft
 from core.club import Club
 from core.db import transaction
@@ -64,6 +65,16 @@ async def listing(club: Club, actor: Actor) -> list[Campaign]:
     """``/campaigns``: the latest campaigns, newest first (:func:`core.campaigns.listing`)."""
     async with transaction(club.sessions) as session:
         return await campaigns.listing(session)
+
+
+async def report(club: Club, actor: Actor, campaign_id: int) -> CampaignReport:
+    """``/campaigns <id>``: how its messages fared, and its recipients' purchases and redemptions
+    in the week after next to its holdout's (:mod:`core.campaign_reports`).
+
+    :raises InvalidInput: ``unknown_campaign``.
+    """
+    async with transaction(club.sessions) as session:
+        return await campaign_reports.report(session, campaign_id, utcnow())
 
 
 async def create(club: Club, actor: Actor, draft: Draft) -> CampaignSaved:

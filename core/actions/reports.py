@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import audit, branches, members, purchases, reports
+from core import audit, branches, jalali, lots, members, purchases, reports, trends
 from core.audit import Actor
 from core.club import Club
 from core.db import transaction
+from core.lots import Expiring
 from core.models import AuditEntry, Branch, Member, Purchase, utcnow
 from core.reports import BranchSales, ClubStats, MemberSummary
+from core.trends import Trend
 
 AUDIT_LINES = 15
 
@@ -51,20 +53,30 @@ class Stats:
     club: ClubStats | None  # None for one branch: members and points belong to the whole club
     sales: list[BranchSales]  # every branch's, or ``branch``'s alone
     branch: Branch | None  # the filter; None: every branch
+    trend: Trend | None = None  # the club's last weeks; None for one branch
+    expiry_forecast: list[Expiring] | None = None  # None for one branch
 
 
 async def stats(club: Club, actor: Actor, *, branch: str | None = None) -> Stats:
-    """``/stats [branch]``: without a branch the club's numbers and each branch's sales; with one
-    (a code), that branch's sales.
+    """``/stats [branch]``: without a branch the club's numbers, its last weeks (in the club's
+    time zone, weeks starting on the club language's first weekday), the expiry forecast and each
+    branch's sales; with one (a code), that branch's sales.
 
     :raises BranchNotFound: no branch has that code.
     """
+    now = utcnow()
     async with transaction(club.sessions) as session:
         shop = await branches.by_optional_code(session, branch)
         if shop is not None:
             return Stats(None, await reports.branch_sales(session, shop.id), shop)
-        numbers = await reports.club_stats(session, club.rules, utcnow())
-        return Stats(numbers, await reports.branch_sales(session), None)
+        weekday = jalali.first_weekday(club.settings.locale)
+        return Stats(
+            club=await reports.club_stats(session, club.rules, now),
+            sales=await reports.branch_sales(session),
+            branch=None,
+            trend=await trends.trend(session, now, club.settings.tz, weekday),
+            expiry_forecast=await lots.forecast(session, now),
+        )
 
 
 @dataclass(frozen=True)
