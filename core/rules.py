@@ -112,7 +112,8 @@ class MessagingRules(_Strict):
 
 
 class RewardSeed(_Strict):
-    """A reward declared in the rules file; by its ``key`` a restart updates it, not copies it."""
+    """A reward the rules file seeds: created at the first start that sees its ``key``, then
+    the staff's to keep (a restart neither copies nor overwrites it)."""
 
     key: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
     title: Annotated[str, Field(min_length=1, max_length=120)]
