@@ -344,6 +344,32 @@ async def test_birthdays_follow_the_club_calendar(
     assert keys == ({f"birthday:{member.id}:{now.astimezone(TEHRAN).year}"} if greeted else set())
 
 
+@pytest.mark.parametrize("born", [date(2026, 3, 1), date(2027, 3, 1)], ids=["today", "future"])
+async def test_a_birthday_of_today_or_later_gives_nothing(bot: BotHarness, born: date) -> None:
+    member = await join(bot, birthday=born)
+    await run(bot)  # NOW is 1 March 2026 in Tehran
+    assert await outbox_rows(bot) == {}
+    async with bot.club.sessions() as s:
+        assert (await s.get(Member, member.id)).balance == 0
+
+
+@pytest.mark.parametrize(("joined_days_ago", "gift"), [(10, 0), (29, 0), (30, 100)])
+async def test_no_birthday_gift_in_the_first_thirty_days(
+    bot: BotHarness, joined_days_ago: int, gift: int
+) -> None:
+    member = await join(bot, at=NOW - joined_days_ago * DAY, birthday=date(1990, 3, 1), locale="en")
+    await run(bot)
+    greeting = (await outbox_rows(bot))[f"birthday:{member.id}:2026"]
+    assert "Happy birthday" in greeting.text
+    assert ("gift point" in greeting.text) == bool(gift)
+    async with bot.club.sessions() as s:
+        assert (await s.get(Member, member.id)).balance == gift
+        entries = await s.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.member_id == member.id)
+        )
+        assert entries == (1 if gift else 0)
+
+
 # --- expiry ---------------------------------------------------------------------------------
 
 
