@@ -15,7 +15,6 @@ Only members the bot can reach (:func:`core.reachability.reachable_sql`) are sel
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from core import ledger, messaging, referrals, segments, tiers
+from core import club_calendar, ledger, messaging, referrals, segments, tiers
 from core.clock import after_days, end_of_local_day
 from core.codes import format_redemption_code
 from core.lots import expiring_per_member
@@ -148,8 +147,8 @@ async def tier_warnings(
     The points are counted as the next evaluation will count them, at the start of next month,
     so purchases that leave the rolling window before then are already left out.
     """
-    period = tiers.evaluation_period(now, tz)
-    last_day = last_day_of_month(now.astimezone(tz).date())
+    period = tiers.evaluation_period(now, tz, rules.calendar)
+    last_day = club_calendar.last_day_of_month(now.astimezone(tz).date(), rules.calendar)
     evaluation_at = end_of_local_day(last_day, tz)  # the next month's evaluation
     cutoff = tiers.qualifying_cutoff(rules, evaluation_at)
     points = tiers.qualifying_points_query(Member.id, cutoff).scalar_subquery()
@@ -233,21 +232,23 @@ async def expiring(
 async def birthday_gifts(
     session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
 ) -> Page:
-    """Members whose birthday is today in the club: credit the gift, return their greeting.
+    """Members whose birthday is today in the club's calendar (the rules' ``calendar``,
+    :mod:`core.club_calendar`): credit the gift, return their greeting.
 
     The credit's idempotency key and the message's dedupe key are both
-    ``birthday:<member>:<year>``; written in the caller's one transaction, a gift is never given
-    twice nor given without its greeting.
+    ``birthday:<member>:<year>`` (the year of the club's calendar); written in the caller's one
+    transaction, a gift is never given twice nor given without its greeting.
 
     A birthday that is today or later is a typing mistake, not an anniversary: no greeting, no
     gift. A member in their first :data:`BIRTHDAY_GIFT_AFTER` is greeted without a gift, so a
     birthday typed at joining as "this week" earns nothing.
     """
     today = now.astimezone(tz).date()
-    key = _key("birthday:", Member.id, f":{today.year}")
+    year = club_calendar.year_of(today, rules.calendar)
+    key = _key("birthday:", Member.id, f":{year}")
     birthdays = [
         and_(extract("month", Member.birthday) == m, extract("day", Member.birthday) == d)
-        for m, d in birthday_dates(today)
+        for m, d in club_calendar.birthday_candidates(today, rules.calendar)
     ]
     rows = (
         await session.execute(
@@ -266,7 +267,9 @@ async def birthday_gifts(
     ).all()
     notices = []
     for member, gift_due in rows:
-        dedupe_key = f"birthday:{member.id}:{today.year}"
+        if not club_calendar.celebrates(member.birthday, today, rules.calendar):
+            continue  # a neighbouring day the SQL let through: not this member's day
+        dedupe_key = f"birthday:{member.id}:{year}"
         bonus = rules.messaging.birthday_bonus if gift_due else 0
         if bonus:
             await ledger.credit(
@@ -482,18 +485,6 @@ SELECTORS: tuple[Selector, ...] = (
 
 
 # --- pure helpers ---------------------------------------------------------------------------
-
-
-def birthday_dates(today: date) -> list[tuple[int, int]]:
-    """The (month, day) birthdays celebrated ``today``: 29 February on the 28th in common years."""
-    dates = [(today.month, today.day)]
-    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
-        dates.append((2, 29))
-    return dates
-
-
-def last_day_of_month(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def extra_percent(rules: Rules, tier_key: str) -> int:

@@ -35,6 +35,13 @@ class ClubMode(StrEnum):
     LIMITED = "limited"
 
 
+class ClubCalendar(StrEnum):
+    """The calendar the club's months and anniversaries follow: the tier evaluation, birthdays."""
+
+    JALALI = "jalali"
+    GREGORIAN = "gregorian"
+
+
 class Allocation(StrEnum):
     """How a scarce reward is shared out when more members want it than there is stock: the first
     to redeem, a seeded draw among those who entered, or the top spenders of the period."""
@@ -145,6 +152,7 @@ class Rules(_Strict):
     club_name: Annotated[str, Field(max_length=60)] = ""  # empty: the locale's own wording
     currency: str = "Toman"
     club_mode: ClubMode = ClubMode.OPEN
+    calendar: ClubCalendar = ClubCalendar.JALALI  # the tier evaluation's month, birthdays
     earn: EarnRules = EarnRules()
     purchase: PurchaseRules = PurchaseRules()
     tiers: tuple[Tier, ...] = Field(default_factory=_default_tiers, min_length=1)
