@@ -133,12 +133,14 @@ PROFILE_PHONE = Kind("prof:phone")
 PROFILE_CITY = Kind("prof:city")
 # A reported customer list's short id in the chat's memory (bot.handlers.staff_import).
 IMPORT_APPLY = Kind("imp", (Word(),))
+CONFIRM_DRAW = Kind("dcf", (ID,))  # a draw held before its lottery's deadline
+CANCEL_DRAW = Kind("dcx", (ID,))
 
 KINDS = (
     HISTORY, CATALOGUE, REWARD, REDEEM, LOTTERY, CANCEL_CODE, CONFIRM_PURCHASE, CANCEL_PURCHASE,
     SETTING, FORGET, SURVEY_SCORE, SURVEY_SKIP, SURVEY_FOLLOW_UP, REWARD_TIER, REWARD_ALLOCATION,
     CAMPAIGN, PROFILE_MENU, PROFILE_SECTION, PROFILE_CHOICE, PROFILE_PHONE, PROFILE_CITY,
-    IMPORT_APPLY,
+    IMPORT_APPLY, CONFIRM_DRAW, CANCEL_DRAW,
 )  # fmt: skip
 
 

@@ -118,6 +118,8 @@ STAFF_BUTTONS = (
     (callbacks.CONFIRM_PURCHASE, staff_points.decide_purchase),
     (callbacks.CANCEL_PURCHASE, staff_points.decide_purchase),
     (callbacks.IMPORT_APPLY, staff_import.apply),
+    (callbacks.CONFIRM_DRAW, staff_rewards.decide_draw),
+    (callbacks.CANCEL_DRAW, staff_rewards.decide_draw),
 )
 
 

@@ -139,16 +139,12 @@ async def draw(
     """
     now = now or utcnow()
     reward = await _lock_reward(session, reward_id)
-    if reward.allocation not in (Allocation.LOTTERY, Allocation.TOP_SPENDERS):
-        raise InvalidInput("not_allocated", reward.allocation)
-    if await _draw_of(session, reward_id) is not None:
-        raise AlreadyDrawn(reward_id=reward_id)
-    if reward.stock is None:
-        raise InvalidInput("unlimited_stock", str(reward_id))
+    await check_drawable(session, reward, seed)
     prizes = reward.stock
+    assert prizes is not None  # checked: a reward without a stock has no number of prizes
 
     if reward.allocation == Allocation.LOTTERY:
-        seed = _check_seed(seed) if seed is not None else secrets.token_hex(16)
+        seed = seed if seed is not None else secrets.token_hex(16)
         entrants = await _lottery_entrants(session, rules, reward)
     else:
         seed = NO_SEED
@@ -187,6 +183,19 @@ async def draw(
     reward.active = False
     await session.flush()
     return record
+
+
+async def check_drawable(session: AsyncSession, reward: Reward, seed: str | None) -> None:
+    """Refuse a draw that could not run, before anything is drawn or held for a button: a
+    first-come reward, one drawn already, one without a number of prizes, a malformed seed."""
+    if reward.allocation not in (Allocation.LOTTERY, Allocation.TOP_SPENDERS):
+        raise InvalidInput("not_allocated", reward.allocation)
+    if await _draw_of(session, reward.id) is not None:
+        raise AlreadyDrawn(reward_id=reward.id)
+    if reward.stock is None:
+        raise InvalidInput("unlimited_stock", str(reward.id))
+    if seed is not None and reward.allocation == Allocation.LOTTERY:
+        _check_seed(seed)
 
 
 def rerun(draw: Draw) -> list[int]:
@@ -245,14 +254,12 @@ async def losers(session: AsyncSession, draw: Draw) -> list[int]:
     return [member_id for member_id in rows if member_id not in winners]
 
 
-async def prize_codes(session: AsyncSession, draw: Draw) -> dict[int, str]:
-    """Each winner's gift code (as stored, unformatted), by member id."""
-    rows = await session.execute(
-        select(Redemption.member_id, Redemption.code).where(
-            Redemption.request_key.like(f"draw:{draw.id}:%")
-        )
+async def prizes(session: AsyncSession, draw: Draw) -> dict[int, Redemption]:
+    """Each winner's gift (its code, as stored, and the moment it lapses), by member id."""
+    rows = await session.scalars(
+        select(Redemption).where(Redemption.request_key.like(f"draw:{draw.id}:%"))
     )
-    return {member_id: code for member_id, code in rows.all()}
+    return {redemption.member_id: redemption for redemption in rows}
 
 
 async def due_lotteries(session: AsyncSession, now: datetime | None = None) -> list[Reward]:
@@ -338,10 +345,9 @@ async def _entry(session: AsyncSession, reward_id: int, member_id: int) -> Lotte
     )
 
 
-def _check_seed(seed: str) -> str:
+def _check_seed(seed: str) -> None:
     if not seed or len(seed) > MAX_SEED_LENGTH or seed == NO_SEED or not seed.isprintable():
         raise InvalidInput("bad_seed", seed)
-    return seed
 
 
 async def _lottery_entrants(

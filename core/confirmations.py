@@ -1,9 +1,10 @@
 """Staff actions held for a button press: asked once, decided exactly once.
 
 A purchase above ``purchase.confirm_above``, or for a member named by a phone nobody verified, is
-not recorded at once: the request is stored (:class:`core.models.StaffConfirmation`) and staff
-confirm or cancel it with a button. Everything the action needs, the purchase reference included,
-is fixed in the request, so confirming it is the same action however often it is retried.
+not recorded at once, nor is a draw asked for before its lottery's deadline: the request is stored
+(:class:`core.models.StaffConfirmation`) and staff confirm or cancel it with a button. Everything
+the action needs, the purchase reference included, is fixed in the request, so confirming it is the
+same action however often it is retried.
 
 Deciding is one conditional ``UPDATE … WHERE decision IS NULL``: of a double press, or two staff
 members pressing at once, exactly one wins and the other finds the request already decided. The
@@ -26,6 +27,7 @@ from core.rules import Rules
 CONFIRMED: Final = "confirmed"
 CANCELLED: Final = "cancelled"
 PURCHASE: Final = "purchase"
+DRAW: Final = "draw"
 #: A request older than this is stale: a price or a face at the till is not confirmed days later.
 MAX_AGE: Final = timedelta(days=1)
 #: Ids are 64-bit; anything outside is a forged button, not a database question.
@@ -82,13 +84,44 @@ async def request_purchase(
     now: datetime | None = None,
 ) -> StaffConfirmation:
     """Hold ``purchase`` until staff decide; nothing is credited yet."""
+    payload = {
+        "member_id": purchase.member_id, "amount": purchase.amount,
+        "reference": purchase.reference, "branch": purchase.branch, "reasons": reasons,
+    }  # fmt: skip
+    return await _hold(session, PURCHASE, payload, requested_by, now)
+
+
+@dataclass(frozen=True)
+class PendingDraw:
+    """What a confirmed early draw runs: the reward, and the seed staff gave (None: random)."""
+
+    reward_id: int
+    seed: str | None
+
+    @classmethod
+    def of(cls, confirmation: StaffConfirmation) -> PendingDraw:
+        payload = confirmation.payload
+        return cls(int(payload["reward_id"]), payload.get("seed"))
+
+
+async def request_draw(
+    session: AsyncSession, draw: PendingDraw, *, requested_by: int, now: datetime | None = None
+) -> StaffConfirmation:
+    """Hold a draw asked for before its lottery's deadline until staff decide; nothing is drawn."""
+    payload = {"reward_id": draw.reward_id, "seed": draw.seed}
+    return await _hold(session, DRAW, payload, requested_by, now)
+
+
+async def _hold(
+    session: AsyncSession,
+    action: str,
+    payload: dict[str, object],
+    requested_by: int,
+    now: datetime | None,
+) -> StaffConfirmation:
     confirmation = StaffConfirmation(
-        action=PURCHASE,
-        payload={"member_id": purchase.member_id, "amount": purchase.amount,
-                 "reference": purchase.reference, "branch": purchase.branch, "reasons": reasons},
-        requested_by=requested_by,
-        created_at=now or utcnow(),
-    )  # fmt: skip
+        action=action, payload=payload, requested_by=requested_by, created_at=now or utcnow()
+    )
     session.add(confirmation)
     await session.flush()
     return confirmation

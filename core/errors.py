@@ -163,6 +163,12 @@ class AlreadyDrawn(BashgahError):
     code = "already_drawn"
 
 
+class NotDrawn(BashgahError):
+    """The reward has no draw to repeat: it was never drawn."""
+
+    code = "not_drawn"
+
+
 class SurveyNotFound(BashgahError):
     """No such survey invite or answer, or not this member's."""
 

@@ -2,7 +2,8 @@
 
 A periodic sweep first does the housekeeping (:mod:`core.housekeeping`), then asks each selector
 below for the members who are owed a message now: points that became usable, a tier change, a
-downgrade warning, points about to expire, a birthday, a win-back offer, a code about to lapse.
+downgrade warning, points about to expire, a birthday, a win-back offer, a code about to lapse, a
+friend who joined through the member's link and the bonus that friend's first purchase brought.
 Every message has a dedupe key that names the moment (``tier:<change>``,
 ``birthday:<member>:<year>``, ...), and every selector leaves out the members whose key is already
 in the outbox, so a second sweep, or two at once, writes nothing new.
@@ -14,7 +15,6 @@ Only members the bot can reach (:func:`core.reachability.reachable_sql`) are sel
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -36,20 +36,24 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from core import ledger, messaging, segments, tiers
+from core import club_calendar, ledger, messaging, referrals, segments, tiers
 from core.clock import after_days, end_of_local_day
 from core.codes import format_redemption_code
 from core.lots import expiring_per_member
 from core.models import (
     Delivery,
     EntryKind,
+    LedgerEntry,
     Member,
     PointsLot,
     Purchase,
     PurchaseStatus,
     Redemption,
     RedemptionStatus,
+    Referral,
+    ReferralStatus,
     Reward,
     TierChange,
 )
@@ -59,9 +63,11 @@ from core.rules import Rules
 LIFECYCLE = "lifecycle"
 PAGE = 500
 TIER_CHANGE_DAYS = 3  # a tier change older than this is old news
+REFERRAL_NEWS = timedelta(days=3)  # a friend's joining (or bonus) older than this is old news
 ACTIVATION_NEWS_DAYS = 7  # points usable for longer than this are not announced any more
 EXPIRY_NOTICES = (30, 7)  # days before points expire that a member is told
 CODE_WARN = timedelta(days=2)
+BIRTHDAY_GIFT_AFTER = timedelta(days=30)  # a member this new is greeted on their birthday, no gift
 _EPOCH = date(1970, 1, 1)
 
 
@@ -141,8 +147,8 @@ async def tier_warnings(
     The points are counted as the next evaluation will count them, at the start of next month,
     so purchases that leave the rolling window before then are already left out.
     """
-    period = tiers.evaluation_period(now, tz)
-    last_day = last_day_of_month(now.astimezone(tz).date())
+    period = tiers.evaluation_period(now, tz, rules.calendar)
+    last_day = club_calendar.last_day_of_month(now.astimezone(tz).date(), rules.calendar)
     evaluation_at = end_of_local_day(last_day, tz)  # the next month's evaluation
     cutoff = tiers.qualifying_cutoff(rules, evaluation_at)
     points = tiers.qualifying_points_query(Member.id, cutoff).scalar_subquery()
@@ -226,24 +232,31 @@ async def expiring(
 async def birthday_gifts(
     session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
 ) -> Page:
-    """Members whose birthday is today in the club: credit the gift, return their greeting.
+    """Members whose birthday is today in the club's calendar (the rules' ``calendar``,
+    :mod:`core.club_calendar`): credit the gift, return their greeting.
 
     The credit's idempotency key and the message's dedupe key are both
-    ``birthday:<member>:<year>``; written in the caller's one transaction, a gift is never given
-    twice nor given without its greeting.
+    ``birthday:<member>:<year>`` (the year of the club's calendar); written in the caller's one
+    transaction, a gift is never given twice nor given without its greeting.
+
+    A birthday that is today or later is a typing mistake, not an anniversary: no greeting, no
+    gift. A member in their first :data:`BIRTHDAY_GIFT_AFTER` is greeted without a gift, so a
+    birthday typed at joining as "this week" earns nothing.
     """
     today = now.astimezone(tz).date()
-    key = _key("birthday:", Member.id, f":{today.year}")
+    year = club_calendar.year_of(today, rules.calendar)
+    key = _key("birthday:", Member.id, f":{year}")
     birthdays = [
         and_(extract("month", Member.birthday) == m, extract("day", Member.birthday) == d)
-        for m, d in birthday_dates(today)
+        for m, d in club_calendar.birthday_candidates(today, rules.calendar)
     ]
-    members = list(
-        await session.scalars(
-            select(Member)
+    rows = (
+        await session.execute(
+            select(Member, Member.joined_at <= now - BIRTHDAY_GIFT_AFTER)
             .where(
                 Member.id > after,
                 Member.birthday.is_not(None),
+                Member.birthday < today,
                 or_(*birthdays),
                 reachable_sql(),
                 _not_written(key),
@@ -251,11 +264,13 @@ async def birthday_gifts(
             .order_by(Member.id)
             .limit(limit)
         )
-    )
-    bonus = rules.messaging.birthday_bonus
+    ).all()
     notices = []
-    for member in members:
-        dedupe_key = f"birthday:{member.id}:{today.year}"
+    for member, gift_due in rows:
+        if not club_calendar.celebrates(member.birthday, today, rules.calendar):
+            continue  # a neighbouring day the SQL let through: not this member's day
+        dedupe_key = f"birthday:{member.id}:{year}"
+        bonus = rules.messaging.birthday_bonus if gift_due else 0
         if bonus:
             await ledger.credit(
                 session,
@@ -268,7 +283,7 @@ async def birthday_gifts(
                 now=now,
             )
         notices.append(Notice(member, "birthday", dedupe_key, {"bonus": bonus}))
-    return Page(notices, _next(members, limit, lambda member: member.id))
+    return Page(notices, _next(rows, limit, lambda row: row[0].id))
 
 
 async def winback(
@@ -276,9 +291,9 @@ async def winback(
 ) -> Page:
     """The win-back offer to members at risk of churning, at most once per ``churn_days``.
 
-    An offer, not a service message: only members with offers on and under their weekly cap. The
-    key names the ``churn_days`` period the offer belongs to; a member offered one just before a
-    period ended is not offered another just after it.
+    An offer, not a service message: only members with offers on and under their frequency cap
+    (:func:`core.messaging.under_cap`). The key names the ``churn_days`` period the offer belongs
+    to; a member offered one just before a period ended is not offered another just after it.
     """
     churn_days = rules.messaging.churn_days
     bucket = (now.astimezone(tz).date() - _EPOCH).days // churn_days
@@ -383,6 +398,78 @@ async def points_activated(
     return Page(notices, _next(rows, limit, lambda row: row[0].id))
 
 
+async def friends_joined(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    """A friend joined through the member's link lately: ``friend_joined``, key
+    ``refjoin:<referral>``, with what the friend's first purchase will bring the member."""
+    friend = aliased(Member)
+    key = _key("refjoin:", Referral.id)
+    rows = (
+        await session.execute(
+            select(Referral, Member, friend.name)
+            .join(Member, Member.id == Referral.referrer_id)
+            .join(friend, friend.id == Referral.referred_id)
+            .where(
+                Referral.id > after,
+                Referral.created_at > now - REFERRAL_NEWS,
+                reachable_sql(),
+                _not_written(key),
+            )
+            .order_by(Referral.id)
+            .limit(limit)
+        )
+    ).all()
+    notices = [
+        Notice(
+            member,
+            "friend_joined",
+            f"refjoin:{referral.id}",
+            {"friend": name, "referral": rules.referral},
+        )
+        for referral, member, name in rows
+    ]
+    return Page(notices, _next(rows, limit, lambda row: row[0].id))
+
+
+async def referral_bonuses(
+    session: AsyncSession, rules: Rules, now: datetime, tz: ZoneInfo, after: int, limit: int
+) -> Page:
+    """A friend's first purchase brought the member their bonus lately: ``referral_bonus``, key
+    ``refbonus:<referral>``, with the points the ledger credited. A bonus taken back meanwhile (the
+    purchase refunded) is not announced."""
+    friend = aliased(Member)
+    key = _key("refbonus:", Referral.id)
+    bonus_key = _key(referrals.REFERRER_BONUS_KEY, Referral.id)
+    rows = (
+        await session.execute(
+            select(Referral, Member, friend.name, LedgerEntry.delta)
+            .join(Member, Member.id == Referral.referrer_id)
+            .join(friend, friend.id == Referral.referred_id)
+            .join(LedgerEntry, LedgerEntry.idempotency_key == bonus_key)
+            .where(
+                Referral.id > after,
+                Referral.status == ReferralStatus.REWARDED,
+                Referral.rewarded_at > now - REFERRAL_NEWS,
+                reachable_sql(),
+                _not_written(key),
+            )
+            .order_by(Referral.id)
+            .limit(limit)
+        )
+    ).all()
+    notices = [
+        Notice(
+            member,
+            "referral_bonus",
+            f"refbonus:{referral.id}",
+            {"friend": name, "points": int(points), "balance": member.balance},
+        )
+        for referral, member, name, points in rows
+    ]
+    return Page(notices, _next(rows, limit, lambda row: row[0].id))
+
+
 SELECTORS: tuple[Selector, ...] = (
     points_activated,
     tier_changes,
@@ -392,22 +479,12 @@ SELECTORS: tuple[Selector, ...] = (
     birthday_gifts,
     winback,
     codes_expiring,
+    friends_joined,
+    referral_bonuses,
 )
 
 
 # --- pure helpers ---------------------------------------------------------------------------
-
-
-def birthday_dates(today: date) -> list[tuple[int, int]]:
-    """The (month, day) birthdays celebrated ``today``: 29 February on the 28th in common years."""
-    dates = [(today.month, today.day)]
-    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
-        dates.append((2, 29))
-    return dates
-
-
-def last_day_of_month(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def extra_percent(rules: Rules, tier_key: str) -> int:

@@ -3,14 +3,20 @@
 Quiet hours are the member's own, else the club's, in the club's time zone; a message due during
 them waits for the morning rather than being dropped. The cap counts offers already written to the
 outbox in the last seven days, sent or still waiting, so two campaigns on one day respect it too.
+
+The member's own answer to the profile's "how often would you like special offers?" is a least
+interval between two offers on top of that cap (:data:`OFFER_INTERVALS`): "once a week" is one
+offer in any seven days, "once a month" one in thirty, "only very special offers" one in ninety. A
+member who did not answer gets the club's weekly cap alone.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from core import reachability
 from core.models import Delivery, DeliveryStatus, Member
@@ -18,6 +24,14 @@ from core.rules import Rules
 
 OFFER = "offer"
 CAP_WINDOW = timedelta(days=7)
+#: The profile's ``frequency`` answers (:data:`core.profile.PROFILE_SECTIONS`) as the least time
+#: between two offers to that member.
+OFFER_INTERVALS: Final = {
+    "weekly": timedelta(days=7),
+    "monthly": timedelta(days=30),
+    "rarely": timedelta(days=90),
+}
+_COUNTED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT)
 
 
 def quiet_hours(member: Member, rules: Rules) -> tuple[int, int]:
@@ -61,18 +75,37 @@ def offers_in_window(now: datetime) -> ColumnElement[int]:
     """SQL: per member (correlated), offers written to the outbox in the last seven days."""
     return (
         select(func.count())
-        .where(
-            Delivery.member_id == Member.id,
-            Delivery.kind == OFFER,
-            Delivery.created_at > now - CAP_WINDOW,
-            Delivery.status.in_(
-                [DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT]
-            ),
-        )
+        .where(_offer_of_member(), Delivery.created_at > now - CAP_WINDOW)
         .scalar_subquery()
     )
 
 
+def spaced_as_asked(now: datetime) -> ColumnElement[bool]:
+    """SQL: the member's last offer is at least as old as their profile answer asks
+    (:data:`OFFER_INTERVALS`); true for a member who gave none."""
+    frequency = func.coalesce(Member.profile["frequency"].as_string(), "")
+    return and_(
+        *(
+            or_(
+                frequency != answer,
+                ~exists().where(_offer_of_member(), Delivery.created_at > now - interval),
+            )
+            for answer, interval in OFFER_INTERVALS.items()
+        )
+    )
+
+
 def under_cap(rules: Rules, now: datetime) -> ColumnElement[bool]:
+    """SQL: the member may get one more offer now: under their weekly cap, and spaced from the
+    last one as they asked (:func:`spaced_as_asked`)."""
     cap = func.coalesce(Member.max_offers_per_week, rules.messaging.offers_per_week)
-    return offers_in_window(now) < cap
+    return and_(offers_in_window(now) < cap, spaced_as_asked(now))
+
+
+def _offer_of_member() -> ColumnElement[bool]:
+    """SQL: an offer to the member of the outer query, sent or still on its way."""
+    return and_(
+        Delivery.member_id == Member.id,
+        Delivery.kind == OFFER,
+        Delivery.status.in_(_COUNTED),
+    )

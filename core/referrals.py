@@ -1,8 +1,10 @@
 """Referrals: "introduce a friend and get a reward", with the guards that keep it honest.
 
 The newcomer is thanked on joining; the referrer only once the friend makes a first qualifying
-purchase, so inventing friends earns nothing. One referrer per member, no self-referral, and a cap
-per referrer and period so one person cannot farm the programme.
+purchase, so inventing friends earns nothing. The referrer hears of both, the friend's joining and
+the bonus, from the lifecycle sweep (:func:`core.lifecycle.friends_joined`,
+:func:`core.lifecycle.referral_bonuses`), through the outbox. One referrer per member, no
+self-referral, and a cap per referrer and period so one person cannot farm the programme.
 
 The referrer's bonus follows the purchase that earned it: refunding that purchase claws the bonus
 back (to zero at most, the rest owed like any reversal), and a clawed-back referral still counts
@@ -33,6 +35,7 @@ from core.models import (
 from core.rules import Rules
 
 REFERRAL_LINK_PREFIX = "ref_"
+REFERRER_BONUS_KEY = "referral:referrer:"  # + the referral's id: the bonus's idempotency key
 # Referrals that used up the referrer's allowance for the period, refunded or not.
 CAP_COUNTED = (ReferralStatus.REWARDED, ReferralStatus.CLAWED_BACK)
 
@@ -180,7 +183,7 @@ async def claw_back(
 
 
 def _referrer_key(referral: Referral) -> str:
-    return f"referral:referrer:{referral.id}"
+    return f"{REFERRER_BONUS_KEY}{referral.id}"
 
 
 @dataclass(frozen=True)

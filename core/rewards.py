@@ -1,9 +1,10 @@
 """The rewards catalogue: what members can spend points on, for whom, and how many are left.
 
-A catalogue may be declared in the rules file; :func:`sync_catalogue` brings those rewards into the
-database by their stable key at every start, so editing the file updates a reward instead of
-copying it. Stock is taken from the file only when the reward is first created; staff manage
-everything else from Telegram.
+A starting catalogue may be declared in the rules file; :func:`sync_catalogue` seeds it into the
+database by each reward's stable key at every start: a key the database does not have yet becomes a
+new reward, and a reward it has is left exactly as staff keep it (``/reward_edit``,
+``/reward_stock``, ``/reward_off``), so a restart never undoes their work. The file seeds; the
+database is the catalogue.
 """
 
 from __future__ import annotations
@@ -111,21 +112,20 @@ async def visible_to(session: AsyncSession, rules: Rules, tier: str, now: dateti
 
 
 async def sync_catalogue(session: AsyncSession, rules: Rules) -> int:
-    """Create or update the rules file's rewards by key; returns how many were created."""
-    created = 0
-    for seed in rules.rewards:
-        fields = seed.model_dump(exclude={"key"})
-        reward = await session.scalar(select(Reward).where(Reward.key == seed.key))
-        if reward is None:
-            session.add(Reward(key=seed.key, **fields))
-            created += 1
-            continue
-        # Stock is the shelf as it is now: a restart must not put redeemed items back.
-        fields.pop("stock")
-        for name, value in fields.items():
-            setattr(reward, name, value)
+    """Create the rules file's rewards whose keys are new; returns how many were created.
+
+    A key already in the database is skipped whatever the file now says of it: staff may have
+    edited that reward, and their edit is what the members see.
+    """
+    seeds = {seed.key: seed for seed in rules.rewards}
+    if not seeds:
+        return 0
+    known = set(await session.scalars(select(Reward.key).where(Reward.key.in_(seeds))))
+    new = [seed for key, seed in seeds.items() if key not in known]
+    for seed in new:
+        session.add(Reward(key=seed.key, **seed.model_dump(exclude={"key"})))
     await session.flush()
-    return created
+    return len(new)
 
 
 async def listing(session: AsyncSession) -> list[Reward]:

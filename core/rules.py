@@ -35,6 +35,13 @@ class ClubMode(StrEnum):
     LIMITED = "limited"
 
 
+class ClubCalendar(StrEnum):
+    """The calendar the club's months and anniversaries follow: the tier evaluation, birthdays."""
+
+    JALALI = "jalali"
+    GREGORIAN = "gregorian"
+
+
 class Allocation(StrEnum):
     """How a scarce reward is shared out when more members want it than there is stock: the first
     to redeem, a seeded draw among those who entered, or the top spenders of the period."""
@@ -117,7 +124,8 @@ class CampaignRules(_Strict):
 
 
 class RewardSeed(_Strict):
-    """A reward declared in the rules file; by its ``key`` a restart updates it, not copies it."""
+    """A reward the rules file seeds: created at the first start that sees its ``key``, then
+    the staff's to keep (a restart neither copies nor overwrites it)."""
 
     key: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
     title: Annotated[str, Field(min_length=1, max_length=120)]
@@ -149,6 +157,7 @@ class Rules(_Strict):
     club_name: Annotated[str, Field(max_length=60)] = ""  # empty: the locale's own wording
     currency: str = "Toman"
     club_mode: ClubMode = ClubMode.OPEN
+    calendar: ClubCalendar = ClubCalendar.JALALI  # the tier evaluation's month, birthdays
     earn: EarnRules = EarnRules()
     purchase: PurchaseRules = PurchaseRules()
     tiers: tuple[Tier, ...] = Field(default_factory=_default_tiers, min_length=1)

@@ -1,10 +1,11 @@
 """Tiers: qualifying points over a rolling window, upgrades at once, downgrades after a warning.
 
 Upgrades happen the moment a purchase crosses a threshold. Downgrades wait for the monthly
-evaluation and need one evaluation of warning first, so a member who has a quiet month is told
-and has a month to come back before losing benefits. The evaluation is set-based SQL (a handful of
-statements for the whole club, never a loop over members) and keyed by period, so running it twice
-in a month changes nothing the second time.
+evaluation (the months of the rules' ``calendar``, Jalali by default: it runs on the first of
+Farvardin, Ordibehesht, ...) and need one evaluation of warning first, so a member who has a quiet
+month is told and has a month to come back before losing benefits. The evaluation is set-based SQL
+(a handful of statements for the whole club, never a loop over members) and keyed by period, so
+running it twice in a month changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import CreateTable
 
-from core import events
+from core import club_calendar, events
 from core.models import (
     Id,
     Member,
@@ -47,7 +48,7 @@ from core.models import (
     TierEvaluation,
     UTCDateTime,
 )
-from core.rules import Rules
+from core.rules import ClubCalendar, Rules
 
 
 def qualifying_cutoff(rules: Rules, now: datetime) -> datetime:
@@ -110,9 +111,10 @@ async def upgrade_if_reached(
     return change
 
 
-def evaluation_period(now: datetime, tz: ZoneInfo) -> str:
-    """The month an evaluation belongs to, in the club's own calendar month (``2026-11``)."""
-    return now.astimezone(tz).strftime("%Y-%m")
+def evaluation_period(now: datetime, tz: ZoneInfo, calendar: ClubCalendar) -> str:
+    """The month an evaluation belongs to: the club's month (the rules' ``calendar``, in its time
+    zone), ``1405-09`` in the Jalali calendar, ``2026-11`` in the Gregorian."""
+    return club_calendar.month_key(now.astimezone(tz).date(), calendar)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ async def evaluate_all(
     are summed once per member (one grouped pass over the window's purchases), each member's
     outcome is written to a temporary table, and the changes are applied from there.
     """
-    period = evaluation_period(now, tz)
+    period = evaluation_period(now, tz, rules.calendar)
     existing = await session.get(TierEvaluation, period)
     if existing is not None:
         return existing

@@ -97,6 +97,17 @@ async def test_a_quiet_hours_preset_is_stored(bot: BotHarness) -> None:
     assert (stored.quiet_start, stored.quiet_end) == (0, 0)  # no quiet hours, not the club default
 
 
+async def test_settings_show_the_club_quiet_hours_until_the_member_chooses(bot: BotHarness) -> None:
+    await _join(bot)
+    [settings] = await bot.chat.send("/settings")
+    assert "ساعت‌های سکوت: از ساعت ۲۲ تا ۹ (پیش‌فرض باشگاه)" in settings.text  # the rules' 22–9
+
+    [edited] = await bot.chat.press("🌙 ۲۳ تا ۹")
+    assert "ساعت‌های سکوت: از ساعت ۲۳ تا ۹" in edited.text and "پیش‌فرض" not in edited.text
+    [edited] = await bot.chat.press("بدون سکوت")
+    assert "ساعت‌های سکوت: ندارد" in edited.text
+
+
 async def test_a_forged_settings_button_is_stale_and_changes_nothing(bot: BotHarness) -> None:
     member = await _join(bot)
     await bot.chat.send("/settings")

@@ -45,6 +45,8 @@ STORED_TODAY = {
     "prof:phone": (callbacks.PROFILE_PHONE, ()),
     "prof:city": (callbacks.PROFILE_CITY, ()),
     "imp:a1b2c3d4": (callbacks.IMPORT_APPLY, ("a1b2c3d4",)),
+    "dcf:4": (callbacks.CONFIRM_DRAW, (4,)),
+    "dcx:4": (callbacks.CANCEL_DRAW, (4,)),
 }
 
 # Data no version of the bot issued, at least one per kind: out of range, malformed, extra parts.
@@ -71,6 +73,8 @@ FORGED = {
     callbacks.PROFILE_PHONE: ["prof:phone:x"],
     callbacks.PROFILE_CITY: ["prof:city:x"],
     callbacks.IMPORT_APPLY: ["imp:", "imp:a:b", "imp:a b"],
+    callbacks.CONFIRM_DRAW: ["dcf:0", "dcf:4:seed"],
+    callbacks.CANCEL_DRAW: ["dcx:x"],
 }
 ALL_FORGED = [data for datas in FORGED.values() for data in datas]
 

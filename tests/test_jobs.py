@@ -73,7 +73,7 @@ def greet(notice: lifecycle.Notice) -> str:
 
 async def test_the_lifecycle_sweep_greets_each_birthday_once_with_its_gift(club: Club) -> None:
     members = await _members(club, "ABC", birthday=date(1990, 3, 1))
-    keys = {f"birthday:{m.id}:2026": m for m in members}
+    keys = {f"birthday:{m.id}:1404": m for m in members}
 
     report = await sweeps.run_lifecycle(club, NOW, render=greet)
     again = await sweeps.run_lifecycle(club, NOW + DAY / 4, render=greet)
@@ -103,12 +103,12 @@ async def test_a_lifecycle_page_that_fails_rolls_back_alone(
     report = await sweeps.run_lifecycle(club, NOW, render=fails_on_c)
 
     assert report.failed == ["birthday_gifts"]
-    paid = [f"birthday:{a.id}:2026", f"birthday:{b.id}:2026"]
+    paid = [f"birthday:{a.id}:1404", f"birthday:{b.id}:1404"]
     assert sorted(await _outbox(club)) == await _gifts(club) == sorted(paid)  # C: no gift, no word
 
     retry = await sweeps.run_lifecycle(club, NOW, render=greet)
     assert retry.failed == [] and retry.written["birthday_gifts"] == 1
-    assert await _gifts(club) == sorted([*paid, f"birthday:{c.id}:2026"])
+    assert await _gifts(club) == sorted([*paid, f"birthday:{c.id}:1404"])
 
 
 async def test_a_failing_chore_does_not_stop_the_sweep(

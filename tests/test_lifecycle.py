@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bot.context import BotContext
 from bot.notifications import lifecycle as sweeps
-from core import ledger, lifecycle, members, outbox, purchases, redemptions
+from core import club_calendar, jalali, ledger, lifecycle, members, outbox, purchases, redemptions
 from core.models import (
     Delivery,
     EntryKind,
@@ -28,6 +28,7 @@ from core.models import (
     TierChange,
     TierEvaluation,
 )
+from core.rules import ClubCalendar, Rules
 from tests.conftest import NOW, BotHarness
 from tests.helpers import assert_books_balance
 
@@ -147,10 +148,10 @@ async def test_each_message_is_written_once_with_its_key_and_text(bot: BotHarnes
         f"tier:{w.change_id}": w.upgraded,
         f"expiring30:{w.expiring_month.id}:2026-03-26": w.expiring_month,
         f"expiring7:{w.expiring_week.id}:2026-03-06": w.expiring_week,
-        f"birthday:{w.birthday.id}:2026": w.birthday,
+        f"birthday:{w.birthday.id}:1404": w.birthday,
         winback_key(w.at_risk): w.at_risk,
         f"codeexp:{w.redemption.id}": w.holder,
-        f"tierwarn:{w.slipping.id}:2026-03": w.slipping,
+        f"tierwarn:{w.slipping.id}:1404-12": w.slipping,
     }
     assert set(rows) == set(expected)
     for key, member in expected.items():
@@ -171,7 +172,7 @@ async def test_each_message_is_written_once_with_its_key_and_text(bot: BotHarnes
     assert "Coffee &amp; cake" in texts["codeexp"]
     assert "<code>" in texts["codeexp"] and "۱۱ اسفند ۱۴۰۴" in texts["codeexp"]
     assert "طلایی" in texts["tierwarn"] and "۵٬۰۰۰ امتیاز" in texts["tierwarn"]
-    assert "۱۱ فروردین ۱۴۰۵" in texts["tierwarn"]  # the end of March, in the club's calendar
+    assert "۲۹ اسفند ۱۴۰۴" in texts["tierwarn"]  # the end of Esfand: the club's calendar is Jalali
     for key, text in texts.items():
         if key != "tier":  # Persian digits only, outside the code itself
             assert not re.search("[0-9]", re.sub("<code>.*?</code>", "", text)), key
@@ -229,7 +230,7 @@ async def test_quiet_hours_delay_the_message(
     member = await join(bot, birthday=date(1990, 3, 1), quiet_start=start, quiet_end=end)
     await run(bot, now)
     rows = await outbox_rows(bot)
-    assert rows[f"birthday:{member.id}:2026"].not_before == not_before
+    assert rows[f"birthday:{member.id}:1404"].not_before == not_before
 
 
 # --- who gets what --------------------------------------------------------------------------
@@ -245,7 +246,7 @@ async def at_risk_member(bot: BotHarness, **fields: object) -> Member:
 async def test_winback_respects_offers_off_and_the_weekly_cap(bot: BotHarness) -> None:
     for _ in range(6):  # "once frequent" is relative: the top frequency quintiles of the year
         await buy(bot, await join(bot), 10_000, NOW - 10 * DAY)
-    offers_off = await at_risk_member(bot, offers_enabled=False, birthday=date(1980, 3, 1))
+    offers_off = await at_risk_member(bot, offers_enabled=False, birthday=date(1990, 3, 1))
     capped = await at_risk_member(bot)
     welcome = await at_risk_member(bot)
     recent = await join(bot)
@@ -264,7 +265,7 @@ async def test_winback_respects_offers_off_and_the_weekly_cap(bot: BotHarness) -
     winbacks = {key for key in rows if key.startswith("winback:")}
     assert winbacks == {winback_key(welcome)}
     # a service message still reaches the member who switched offers off
-    assert f"birthday:{offers_off.id}:2026" in rows
+    assert f"birthday:{offers_off.id}:1404" in rows
 
     # A week later the cap has room again, and the member who bought 59 days ago is at risk now.
     # The key's period has just turned (2026-03-08), yet the first one gets no second offer.
@@ -299,7 +300,7 @@ async def test_the_birthday_bonus_is_credited_once(bot: BotHarness) -> None:
             await s.scalars(select(LedgerEntry).where(LedgerEntry.member_id == member.id))
         )
         assert [(e.kind, e.delta, e.idempotency_key) for e in entries] == [
-            (EntryKind.BONUS, 100, f"birthday:{member.id}:2026")
+            (EntryKind.BONUS, 100, f"birthday:{member.id}:1404")
         ]
         lot = await s.scalar(select(PointsLot).where(PointsLot.member_id == member.id))
         assert lot.expires_at == NOW + 365 * DAY
@@ -308,7 +309,7 @@ async def test_the_birthday_bonus_is_credited_once(bot: BotHarness) -> None:
 
     await run(bot, NOW + 365 * DAY)  # next year: a new gift
     rows = await outbox_rows(bot)
-    assert set(rows) == {f"birthday:{member.id}:2026", f"birthday:{member.id}:2027"}
+    assert set(rows) == {f"birthday:{member.id}:1404", f"birthday:{member.id}:1405"}  # Jalali years
 
 
 @pytest.mark.parametrize(
@@ -321,7 +322,7 @@ async def test_the_birthday_bonus_is_credited_once(bot: BotHarness) -> None:
     ],
 )
 def test_birthday_dates(today: date, celebrated: list[tuple[int, int]]) -> None:
-    assert lifecycle.birthday_dates(today) == celebrated
+    assert club_calendar.birthday_candidates(today, ClubCalendar.GREGORIAN) == celebrated
 
 
 @pytest.mark.parametrize(
@@ -338,10 +339,59 @@ def test_birthday_dates(today: date, celebrated: list[tuple[int, int]]) -> None:
 async def test_birthdays_follow_the_club_calendar(
     bot: BotHarness, born: date, now: datetime, greeted: bool
 ) -> None:
+    bot.club.rules = Rules(calendar=ClubCalendar.GREGORIAN)  # Jalali since issue 14: see below
     member = await join(bot, birthday=born)
     await run(bot, now)
     keys = set(await outbox_rows(bot))
     assert keys == ({f"birthday:{member.id}:{now.astimezone(TEHRAN).year}"} if greeted else set())
+
+
+@pytest.mark.parametrize(
+    ("born", "today", "greeted"),
+    [
+        ("1370/05/12", "1405/05/12", True),  # 3 August 1991; 3 August 2026
+        ("1370/05/12", "1405/05/11", False),
+        ("1370/05/12", "1405/05/13", False),
+        ("1378/12/10", "1404/12/10", True),  # born 29 February 2000; 1 March 2026
+        ("1403/12/30", "1404/12/29", True),  # Esfand 30, kept on the 29th in a common year
+        ("1403/12/30", "1403/12/29", False),  # ... but not in a leap year, which has the 30th
+    ],
+)
+async def test_birthdays_follow_the_jalali_calendar_by_default(
+    bot: BotHarness, born: str, today: str, greeted: bool
+) -> None:
+    member = await join(bot, birthday=jalali.parse_date(born))
+    day = jalali.parse_date(today)
+    now = datetime(day.year, day.month, day.day, 9, 0, tzinfo=UTC)
+    await run(bot, now)
+    year = int(today[:4])
+    assert set(await outbox_rows(bot)) == ({f"birthday:{member.id}:{year}"} if greeted else set())
+
+
+@pytest.mark.parametrize("born", [date(2026, 3, 1), date(2027, 3, 1)], ids=["today", "future"])
+async def test_a_birthday_of_today_or_later_gives_nothing(bot: BotHarness, born: date) -> None:
+    member = await join(bot, birthday=born)
+    await run(bot)  # NOW is 1 March 2026 in Tehran
+    assert await outbox_rows(bot) == {}
+    async with bot.club.sessions() as s:
+        assert (await s.get(Member, member.id)).balance == 0
+
+
+@pytest.mark.parametrize(("joined_days_ago", "gift"), [(10, 0), (29, 0), (30, 100)])
+async def test_no_birthday_gift_in_the_first_thirty_days(
+    bot: BotHarness, joined_days_ago: int, gift: int
+) -> None:
+    member = await join(bot, at=NOW - joined_days_ago * DAY, birthday=date(1990, 3, 1), locale="en")
+    await run(bot)
+    greeting = (await outbox_rows(bot))[f"birthday:{member.id}:1404"]
+    assert "Happy birthday" in greeting.text
+    assert ("gift point" in greeting.text) == bool(gift)
+    async with bot.club.sessions() as s:
+        assert (await s.get(Member, member.id)).balance == gift
+        entries = await s.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.member_id == member.id)
+        )
+        assert entries == (1 if gift else 0)
 
 
 # --- expiry ---------------------------------------------------------------------------------
@@ -424,7 +474,7 @@ async def test_the_monthly_evaluation_warns_then_downgrades_once(bot: BotHarness
     await run(bot)
     await run(bot, NOW + 10 * DAY)
     rows = await outbox_rows(bot)
-    assert set(rows) == {f"tierwarn:{slipping.id}:2026-03"}
+    assert set(rows) == {f"tierwarn:{slipping.id}:1404-12"}
 
     await run(bot, april)
     await run(bot, april + DAY)
@@ -435,7 +485,7 @@ async def test_the_monthly_evaluation_warns_then_downgrades_once(bot: BotHarness
         evaluations = await s.scalar(select(func.count()).select_from(TierEvaluation))
     assert (change.old_tier, change.new_tier, member.tier) == ("gold", "bronze", "bronze")
     assert evaluations == 2
-    assert set(rows) == {f"tierwarn:{slipping.id}:2026-03", f"tier:{change.id}"}
+    assert set(rows) == {f"tierwarn:{slipping.id}:1404-12", f"tier:{change.id}"}
     down = rows[f"tier:{change.id}"].text
     assert "از طلایی به <b>برنزی</b>" in down
     assert "۱٬۰۰۰ امتیاز دیگر" in down and "نقره‌ای می‌رسید" in down

@@ -138,7 +138,7 @@ def _context(full: bool) -> dict[str, object]:
         "reasons": ["large", "unverified"] if full else [], "left": 250 if full else 0,
         "decider": SimpleNamespace(full_name="Reza <b>&</b> co"),
         "branch": "north", "sales": [branch_sales] if full else [], "branch_sales": branch_sales,
-        "hidden_branches": 2 if full else 0,
+        "hidden_branches": 2 if full else 0, "same": full, "friend": "Reza & Co" if full else None,
     }  # fmt: skip
 
 

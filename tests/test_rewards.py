@@ -264,7 +264,8 @@ def seeded(*seeds: RewardSeed) -> Rules:
     return Rules(rewards=seeds)
 
 
-async def test_sync_catalogue_creates_by_key_then_updates(session: AsyncSession) -> None:
+async def test_sync_catalogue_creates_new_keys_only(session: AsyncSession) -> None:
+    # Issue 14 changed this: the file seeds new rewards only, and a known key is left alone.
     first = seeded(
         RewardSeed(key="coffee", title="Free coffee", cost=100),
         RewardSeed(key="mug", title="Mug", cost=900, stock=20, min_tier="gold"),
@@ -294,9 +295,9 @@ async def test_sync_catalogue_creates_by_key_then_updates(session: AsyncSession)
     coffee = await stored(session, ids["coffee"])
     assert (coffee.key, coffee.title, coffee.cost, coffee.description) == (
         "coffee",
-        "Coffee of the day",
-        120,
-        "any size",
+        "Free coffee",
+        100,
+        "",
     )
     cake = await session.scalar(select(Reward).where(Reward.key == "cake"))
     assert cake.allocation == "lottery"

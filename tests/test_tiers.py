@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import members, purchases, tiers
 from core.db import transaction
 from core.models import Member, TierChange, TierEvaluation
-from core.rules import Rules, Tier
+from core.rules import ClubCalendar, Rules, Tier
 from tests.helpers import assert_books_balance, new_member
 
 TEHRAN = ZoneInfo("Asia/Tehran")
@@ -77,8 +77,18 @@ async def member_at(
     return member
 
 
+@pytest.fixture
+def rules() -> Rules:
+    """These tests name evaluation periods by Gregorian month (``2026-03``); since issue 14 the
+    default calendar is Jalali, which has its own tests below."""
+    return Rules(calendar=ClubCalendar.GREGORIAN)
+
+
 def ladder(*tiers_: tuple[str, int, str]) -> Rules:
-    return Rules(tiers=tuple(Tier(key=k, threshold=t, multiplier=Decimal(m)) for k, t, m in tiers_))
+    return Rules(
+        calendar=ClubCalendar.GREGORIAN,
+        tiers=tuple(Tier(key=k, threshold=t, multiplier=Decimal(m)) for k, t, m in tiers_),
+    )
 
 
 # --- upgrades on purchase -------------------------------------------------------------------
@@ -252,7 +262,41 @@ async def test_refunded_purchases_do_not_qualify(
     ],
 )
 def test_evaluation_period_is_the_tehran_month(moment: datetime, period: str) -> None:
-    assert tiers.evaluation_period(moment, TEHRAN) == period
+    assert tiers.evaluation_period(moment, TEHRAN, ClubCalendar.GREGORIAN) == period
+
+
+@pytest.mark.parametrize(
+    ("moment", "period"),
+    [
+        (datetime(2026, 3, 20, 20, 29, 59, tzinfo=UTC), "1404-12"),  # 29 Esfand 1404, 23:59
+        (datetime(2026, 3, 20, 20, 30, tzinfo=UTC), "1405-01"),  # Nowruz, midnight in Tehran
+        (datetime(2026, 4, 20, 20, 29, 59, tzinfo=UTC), "1405-01"),  # 31 Farvardin
+        (datetime(2026, 4, 20, 20, 30, tzinfo=UTC), "1405-02"),  # 1 Ordibehesht
+        (datetime(2026, 11, 25, 12, 0, tzinfo=UTC), "1405-09"),  # 4 Azar
+    ],
+)
+def test_evaluation_period_is_the_jalali_month_by_default(moment: datetime, period: str) -> None:
+    assert Rules().calendar is ClubCalendar.JALALI
+    assert tiers.evaluation_period(moment, TEHRAN, Rules().calendar) == period
+
+
+async def test_the_default_evaluation_runs_once_per_jalali_month(
+    session: AsyncSession, now: datetime
+) -> None:
+    rules = Rules()  # calendar = "jalali"
+    member = await new_member(session, rules, now - 400 * DAY)
+    await buy(session, rules, member.id, 2_000_000, now - 380 * DAY)  # silver then, 0 points now
+    esfand = await tiers.evaluate_all(session, rules, now, TEHRAN)  # 10 Esfand 1404
+    assert (esfand.period, esfand.warned) == ("1404-12", 1)
+    # 1 April is still 12 Farvardin: one evaluation for the new Jalali month, not a second one
+    # for the new Gregorian month.
+    nowruz = await tiers.evaluate_all(
+        session, rules, datetime(2026, 3, 21, 9, 0, tzinfo=UTC), TEHRAN
+    )
+    april = await tiers.evaluate_all(session, rules, datetime(2026, 4, 1, 9, 0, tzinfo=UTC), TEHRAN)
+    assert (nowruz.period, nowruz.downgraded) == ("1405-01", 1)
+    assert april.period == "1405-01" and april.ran_at == nowruz.ran_at
+    assert (await reload(session, member.id)).tier == "bronze"
 
 
 async def test_evaluation_warns_first_then_downgrades_next_month(

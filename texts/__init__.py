@@ -2,8 +2,9 @@
 
 Messages are autoescaped because they go out in HTML parse mode: a member named ``<b>Ali</b> & co``
 is shown as typed, and a template can still use ``<b>`` for its own emphasis. Numbers go
-through ``|num`` (Persian digits and separators in ``fa``) and dates through ``|jdate`` (the Jalali
-calendar in ``fa``), so no handler formats anything by hand.
+through ``|num`` (Persian digits and separators in ``fa``), a number with its noun through
+``|count("point")`` ("1 point", "2 points"; :mod:`texts.plurals`), and dates through ``|jdate`` (the
+Jalali calendar in ``fa``), so no handler formats anything by hand.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from core import jalali
+from core.clock import last_local_day
 from core.digits import format_number
 from core.locales import DEFAULT_LOCALE, LOCALES
+from texts.plurals import counted, noun
 
 LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
 SUFFIX = ".j2"
@@ -56,8 +59,12 @@ class Translator:
             finalize=_shown,
         )
         env.filters["num"] = lambda n: format_number(int(n), locale)
+        env.filters["count"] = lambda n, one, many=None: counted(n, one, many, locale)
+        env.filters["plural"] = lambda n, one, many=None: noun(int(n), one, many, locale)
         env.filters["jdate"] = lambda d: jalali.format_date(d, locale, self.tz)
         env.filters["jdatetime"] = lambda d: jalali.format_datetime(d, locale, self.tz)
+        # The day an end (a lottery's ``ends_at``, exclusive) falls on: the day staff typed.
+        env.filters["jlastday"] = lambda d: jalali.format_date(last_local_day(d, self.tz), locale)
         env.filters["tier"] = lambda key: self(locale, "labels/tier", tier=key)
         env.filters["entry_kind"] = lambda key: self(locale, "labels/entry_kind", kind=key)
         env.filters["allocation"] = lambda key: self(locale, "labels/allocation", allocation=key)

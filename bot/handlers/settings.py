@@ -1,6 +1,8 @@
 """``/settings`` (language, offers, surveys, quiet hours) and ``/forget`` (erase personal data).
 
-Every setting is one button press that writes at once: no conversation state to lose.
+Every setting is one button press that writes at once: no conversation state to lose. A member who
+chose no quiet hours is shown the club's (``messaging.quiet_start``/``quiet_end``), which are the
+ones their messages wait for; "no quiet hours" is a choice of its own (0 to 0).
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ def _settings_markup(update: Update, context: BotContext, member) -> keyboards.I
 async def show(update: Update, context: BotContext) -> None:
     member = await membership.me(context.club, actor(update))
     context.remember_locale(member.locale)
-    await context.say(update, "settings", _settings_markup(update, context, member), member=member)
+    await context.say(
+        update, "settings", _settings_markup(update, context, member), member=member,
+        rules=context.club.rules,
+    )  # fmt: skip
 
 
 async def change(update: Update, context: BotContext) -> None:
@@ -56,7 +61,7 @@ async def change(update: Update, context: BotContext) -> None:
     context.user_data[LOCALE_KEY] = member.locale
     await query.answer(context.text(update, "settings_saved" if saved.changed else "stale_button"))
     await query.edit_message_text(
-        context.text(update, "settings", member=member),
+        context.text(update, "settings", member=member, rules=context.club.rules),
         reply_markup=_settings_markup(update, context, member),
     )
 

@@ -1,23 +1,28 @@
 """Staff commands for the catalogue: list, edit, restock, withdraw, and run a draw.
 
 Changing rewards is for the staff group's administrators; listing is for all staff. A draw tells
-every winner their code and every other entrant that they were not drawn this time.
+every winner their code and every other entrant that they were not drawn this time. Before a
+lottery's deadline ``/draw`` asks first, with confirm / cancel buttons (``dcf:<id>`` /
+``dcx:<id>``, an administrator's press decides once); ``/draw <id> rerun`` repeats a past draw
+from its record and shows its winners again.
 """
 
 from __future__ import annotations
 
 from telegram import Update
 
+from bot import callbacks, keyboards
 from bot.context import BotContext
-from bot.notifications.draws import draw_and_announce
+from bot.notifications import draws as announced
 from bot.staff_access import actor, staff_only
 from bot.staff_args import UsageError, positive, shape
 from core import jalali
-from core.actions import catalogue
+from core.actions import catalogue, draws
 from core.clock import end_of_local_day
 from core.rewards import MAX_COST, MAX_STOCK
 
 EDITABLE = ("title", "description", "cost", "tier", "ends")
+RERUN = "rerun"  # /draw <id> rerun: not a seed
 UNSET = ("-", "\u2014")
 
 
@@ -83,9 +88,43 @@ async def withdraw(update: Update, context: BotContext) -> None:
 
 @staff_only(admin=True)
 async def run_draw(update: Update, context: BotContext) -> None:
-    """/draw <id> [seed]: the staff group is answered by the announcement itself."""
-    reward_text, *seed = shape("draw", context.args, 1, 2)
-    await draw_and_announce(
-        context, _reward_id("draw", reward_text), seed=seed[0] if seed else None,
-        actor=actor(update),
-    )  # fmt: skip
+    """/draw <id> [seed] | /draw <id> rerun: a draw is answered by its announcement itself (through
+    the outbox); before the lottery's deadline, by a question with buttons."""
+    reward_text, *rest = shape("draw", context.args, 1, 2)
+    reward_id = _reward_id("draw", reward_text)
+    if rest == [RERUN]:
+        rerun = await draws.rerun_draw(context.club, actor(update), reward_id)
+        await context.say(
+            update, "staff/draw_rerun", reward=rerun.reward, draw=rerun.draw,
+            winners=rerun.winners, same=rerun.same,
+        )  # fmt: skip
+        return
+    outcome = await announced.request_draw(
+        context, reward_id, seed=rest[0] if rest else None, actor=actor(update)
+    )
+    if isinstance(outcome, draws.DrawHeld):
+        held = outcome.request.id
+        buttons = keyboards.inline(
+            [[(context.text(update, "buttons/draw_now"), callbacks.CONFIRM_DRAW.pack(held)),
+              (context.text(update, "staff/cancel_button"), callbacks.CANCEL_DRAW.pack(held))]]
+        )  # fmt: skip
+        await context.say(update, "staff/confirm_draw", buttons, reward=outcome.reward)
+
+
+@staff_only(admin=True)
+async def decide_draw(update: Update, context: BotContext) -> None:
+    """The confirm or cancel button of a draw held before its deadline; the first press decides."""
+    query = update.callback_query
+    confirming = callbacks.CONFIRM_DRAW.matches(query.data)
+    kind = callbacks.CONFIRM_DRAW if confirming else callbacks.CANCEL_DRAW
+    [confirmation_id] = kind.of(update)
+    decided = await announced.decide_draw(
+        context, confirmation_id, confirm=confirming, actor=actor(update)
+    )
+    if decided is None:  # unknown, forged, too old, or already decided by another press
+        await query.answer(context.text(update, "stale_button"))
+        return
+    await query.answer()
+    key = "staff/draw_confirmed" if decided.drawn is not None else "staff/draw_cancelled"
+    text = context.text(update, key, reward=decided.reward, decider=update.effective_user)
+    await query.edit_message_text(text, reply_markup=None)

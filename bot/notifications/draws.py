@@ -1,9 +1,9 @@
-"""Running a draw: by a staff command, or when a lottery's deadline passes.
+"""Running a draw: by a staff command (confirmed by a button before the lottery's deadline), or
+when a lottery's deadline passes.
 
-:func:`core.actions.draws.run_draw` (or, for the sweep, :func:`~core.actions.draws.draw_due`)
-draws and writes every notice to the outbox in one transaction (the staff group's announcement
-with the seed, each winner's code, a kind word to every other entrant); this module gives it the
-texts. The outbox sender sends them.
+:mod:`core.actions.draws` draws and writes every notice to the outbox in one transaction (the staff
+group's announcement with the seed, each winner's code and its last day, a kind word to every other
+entrant); this module gives it the texts. The outbox sender sends them.
 """
 
 from __future__ import annotations
@@ -18,11 +18,22 @@ from core.models import Member
 SWEEP_SECONDS = 5 * 60
 
 
-async def draw_and_announce(
+async def request_draw(
     context: BotContext, reward_id: int, *, seed: str | None, actor: Actor
-) -> draws.Drawn:
-    """Draw the reward, with every notice in the outbox in the members' and the club's words."""
-    return await draws.run_draw(context.club, actor, reward_id, seed=seed, render=_render(context))
+) -> draws.Drawn | draws.DrawHeld:
+    """Draw the reward now, or hold the draw for a button before the lottery's deadline."""
+    return await draws.request_draw(
+        context.club, actor, reward_id, seed=seed, render=_render(context)
+    )
+
+
+async def decide_draw(
+    context: BotContext, confirmation_id: int, *, confirm: bool, actor: Actor
+) -> draws.DrawDecided | None:
+    """A held draw's button: drawn (every notice in the outbox) or cancelled, once."""
+    return await draws.decide_draw(
+        context.club, actor, confirmation_id, confirm=confirm, render=_render(context)
+    )
 
 
 def _render(context: BotContext) -> draws.Render:
