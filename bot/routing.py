@@ -29,6 +29,7 @@ from bot.handlers import (
     member,
     settings,
     staff_campaigns,
+    staff_help,
     staff_import,
     staff_info,
     staff_members,
@@ -109,6 +110,7 @@ STAFF_COMMANDS = (
     ("nps", surveys.nps),
     ("ces", surveys.ces),
     ("csat", surveys.csat),
+    ("import", staff_import.how_to),
 )
 
 STAFF_BUTTONS = (
@@ -148,6 +150,9 @@ def _main(labels: Labels) -> list[BaseHandler]:
     handlers += [kind.handler(answer) for kind, answer in STAFF_BUTTONS]
     handlers.append(MessageHandler(IMPORT_DOCUMENT, staff_import.document))
     handlers += [
+        *staff_help.routes(  # after every staff command
+            staff_help.commands_of(handlers), [c for names, _, _ in MEMBER_COMMANDS for c in names]
+        ),
         MessageHandler(PRIVATE & filters.COMMAND, member.unknown_command),
         MessageHandler(PRIVATE & ~filters.COMMAND, member.help_text),
         CallbackQueryHandler(guard.stale_button),
