@@ -94,8 +94,10 @@ def _help_for(commands: tuple[StaffCommand, ...]) -> Answer:
 
 def _unknown_for(commands: tuple[StaffCommand, ...], members: frozenset[str]) -> Answer:
     async def unknown_command(update: Update, context: BotContext) -> None:
-        word = (update.effective_message.text or "").split(maxsplit=1)[0]
-        name, _, addressee = word.lstrip("/").partition("@")
+        words = (update.effective_message.text or "").split(maxsplit=1)
+        if not words:  # a command entity over no text: nothing was typed
+            return
+        name, _, addressee = words[0].lstrip("/").partition("@")
         if addressee and addressee.lower() != (context.bot.username or "").lower():
             return  # another bot's command
         desk = await desk_of(update, context)
