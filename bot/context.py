@@ -16,6 +16,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.group_replies import Answer, GroupReplies
+from core import segments
 from core.club import Club
 from texts import Translator
 
@@ -48,6 +49,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
     def text(self, update: Update | None, key: str, /, **values: Any) -> str:
         return self.t(self.locale(update), key, **values)
+
+    def segment_words(self, update: Update | None) -> segments.Vocabulary:
+        """The words a segment rule may be written in besides the language's own (the locales'
+        field, keyword and tier names), shown in the actor's language."""
+        return self.t.segment_words(self.locale(update), self.club.rules.tier_keys)
 
     async def say(
         self,

@@ -30,9 +30,11 @@ from telegram import Bot, InputFile
 from telegram._utils.types import ReplyMarkup
 from telegram.error import TelegramError
 
+from core import telegram_html
+
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 4096
+MAX_MESSAGE_CHARS = telegram_html.MESSAGE_LIMIT
 SEPARATOR = "\n\n"
 GROUP_MESSAGES_PER_MINUTE = 20  # Telegram's limit for one group chat
 BURST = GROUP_MESSAGES_PER_MINUTE // 2  # sent at once in a quiet minute
@@ -41,7 +43,13 @@ PACE_SECONDS = 60 / (GROUP_MESSAGES_PER_MINUTE - BURST)  # then one message this
 
 @dataclass(frozen=True)
 class Answer:
-    """A message: ``text``, or a photo or document with ``text`` as its caption."""
+    """A message: ``text``, or a photo or document with ``text`` as its caption.
+
+    Sent whole, whatever its length: a text over Telegram's limit goes out in parts cut at line
+    ends (:func:`core.telegram_html.split`), a caption over a caption's limit is continued in
+    messages after the photo or document, and the buttons go with the last part, under the end of
+    what they are about.
+    """
 
     text: str
     reply_markup: ReplyMarkup | None = None
@@ -54,13 +62,22 @@ class Answer:
         return self.reply_markup is None and self.photo is None and self.document is None
 
     async def send(self, bot: Bot, chat_id: int) -> None:
-        markup = self.reply_markup
-        if self.photo is not None:
-            await bot.send_photo(chat_id, self.photo, caption=self.text, reply_markup=markup)
-        elif self.document is not None:
-            await bot.send_document(chat_id, self.document, caption=self.text, reply_markup=markup)
+        if self.photo is None and self.document is None:
+            following = telegram_html.split(self.text)
         else:
-            await bot.send_message(chat_id, self.text, reply_markup=markup)
+            caption, *following = telegram_html.split(
+                self.text, telegram_html.CAPTION_LIMIT, telegram_html.MESSAGE_LIMIT
+            )
+            markup = None if following else self.reply_markup
+            if self.photo is not None:
+                await bot.send_photo(chat_id, self.photo, caption=caption, reply_markup=markup)
+            else:
+                await bot.send_document(
+                    chat_id, self.document, caption=caption, reply_markup=markup
+                )
+        for number, part in enumerate(following, 1):
+            markup = self.reply_markup if number == len(following) else None
+            await bot.send_message(chat_id, part, reply_markup=markup)
 
 
 class GroupReplies:

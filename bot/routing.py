@@ -31,6 +31,7 @@ from bot.handlers import (
     member,
     settings,
     staff_campaigns,
+    staff_help,
     staff_import,
     staff_info,
     staff_members,
@@ -112,6 +113,7 @@ STAFF_COMMANDS = (
     ("nps", surveys.nps),
     ("ces", surveys.ces),
     ("csat", surveys.csat),
+    ("import", staff_import.how_to),
 )
 
 STAFF_BUTTONS = (
@@ -158,6 +160,9 @@ def _main(labels: Labels) -> list[BaseHandler]:
     ]
     handlers.append(MessageHandler(IMPORT_DOCUMENT, staff_import.document))
     handlers += [
+        *staff_help.routes(  # after every staff command
+            staff_help.commands_of(handlers), [c for names, _, _ in MEMBER_COMMANDS for c in names]
+        ),
         MessageHandler(PRIVATE & filters.COMMAND, member.unknown_command),
         MessageHandler(PRIVATE & ~filters.COMMAND, member.help_text),
         CallbackQueryHandler(guard.stale_button),

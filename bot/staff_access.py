@@ -19,7 +19,7 @@ import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -47,6 +47,23 @@ _ROLES = {
 }
 
 Handler = Callable[[Update, BotContext], Awaitable[object]]
+
+
+class Access(StrEnum):
+    """Who may run a guarded handler, as the staff's /help tells them."""
+
+    STAFF = "staff"  # anyone in the club's staff group
+    ADMIN = "admin"  # the club's staff group's administrators
+    TILL = "till"  # staff of the club's staff group or of a branch's own group
+
+
+_ACCESS: dict[Callable[..., object], Access] = {}  # each guarded handler's, set by its guard
+
+
+def access_of(handler: Callable[..., object]) -> Access | None:
+    """Who may run ``handler`` (None: it is no staff command); read off the guard it wears, so
+    the help can never disagree with what the command does."""
+    return _ACCESS.get(handler)
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,7 @@ def staff_only(admin: bool = False) -> Callable[[Handler], Handler]:
                 return None
             return await handler(update, context)
 
+        _ACCESS[guarded] = Access.ADMIN if admin else Access.STAFF
         return guarded
 
     return wrap
@@ -149,6 +167,7 @@ def at_the_till(handler: DeskHandler) -> Handler:
             return None
         return await handler(update, context, desk)
 
+    _ACCESS[guarded] = Access.TILL
     return guarded
 
 

@@ -5,16 +5,23 @@ parameters and uploaded files, and answers with plausible Bot API results. ``bas
 it to run the real Application with no token and no network; the tests use it to assert on what
 the bot sent. Files a test puts in ``files`` (by file id) are served as Telegram serves them:
 ``getFile`` gives their path, and a GET of the bot's file URL with that path gives their bytes.
+Like Telegram, it refuses a text longer than 4,096 characters or a caption longer than 1,024
+(counted without the HTML tags, in UTF-16 code units): such a call is answered 400 and kept in
+``refused``, not in ``calls``, as it was never sent.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.request import BaseRequest, RequestData
+
+from core.telegram_html import CAPTION_LIMIT, MESSAGE_LIMIT, size
 
 BOT_USER = {
     "id": 7_000_000_001,
@@ -64,6 +71,7 @@ class BotApiStandin(BaseRequest):
 
     def __init__(self) -> None:
         self.calls: list[ApiCall] = []
+        self.refused: list[ApiCall] = []  # what Telegram would not take (too long)
         self.chat_member_status: dict[tuple[int, int], str] = {}
         self.messages: dict[int, dict[str, Any]] = {}  # as last sent or edited, by message id
         self.files: dict[str, bytes] = {}  # what getFile and a download serve, by file id
@@ -100,6 +108,12 @@ class BotApiStandin(BaseRequest):
                 if isinstance(part, tuple) and part[0]:
                     file_names[name] = str(part[0])
         call = ApiCall(api_method, params, files, file_names)
+        too_long = _too_long(params)
+        if too_long:
+            self.refused.append(call)
+            return 400, json.dumps(
+                {"ok": False, "error_code": 400, "description": f"Bad Request: {too_long}"}
+            ).encode()
         self.calls.append(call)
         if api_method == "getFile" and str(params.get("file_id")) not in self.files:
             return 400, json.dumps(
@@ -189,6 +203,18 @@ class BotApiStandin(BaseRequest):
             for c in self.calls[since:]
             if c.method in _SENDS or c.method.startswith("editMessage")
         ]
+
+
+def _too_long(params: dict[str, Any]) -> str | None:
+    """Telegram's refusal of an over-long text or caption, if this call has one."""
+    for name, limit, refusal in (
+        ("text", MESSAGE_LIMIT, "message is too long"),
+        ("caption", CAPTION_LIMIT, "message caption is too long"),
+    ):
+        value = params.get(name)
+        if isinstance(value, str) and size(html.unescape(re.sub(r"<[^>]*>", "", value))) > limit:
+            return refusal
+    return None
 
 
 _ADMIN_RIGHTS = {

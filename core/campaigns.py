@@ -1,7 +1,10 @@
 """Campaigns: a sandboxed message template, a segment, and a schedule.
 
 Templates are written by staff, so they render in Jinja's ``SandboxedEnvironment`` with autoescape
-on: a template cannot reach Python internals, and a member's name cannot inject HTML. A campaign
+on: a template cannot reach Python internals, and a member's name cannot inject HTML. A template is
+checked before it is saved by rendering it with sample values and reading the result as Telegram
+would (:mod:`core.telegram_html`): a ``<p>`` or an unclosed ``<b>`` is refused then, with what is
+wrong, rather than failing at every delivery. A campaign
 runs once at ``run_at`` or on a cron schedule in the club's time zone; each run writes its
 deliveries to the outbox under keys ``campaign:<id>:<run>:<member>``, so a run repeated after a
 crash writes nothing twice.
@@ -9,18 +12,20 @@ crash writes nothing twice.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import InvalidInput
+from core import telegram_html
+from core.errors import InvalidInput, InvalidTemplate
 from core.models import Campaign, utcnow
 
 MAX_TEMPLATE = 3000
@@ -37,11 +42,22 @@ class CampaignStatus:
     DONE = "done"
 
 
+_UNDEFINED = re.compile(r"'([^']{1,40})' is undefined")
+
+
 def check_template(text: str) -> str:
-    """Parse and trial-render a template with sample values; a typed error says why it fails."""
-    if not text.strip() or len(text) > MAX_TEMPLATE:
-        raise InvalidInput("bad_template", text[:40])
-    render(text, dict.fromkeys(VARIABLES, "x"))
+    """Parse and trial-render a template with sample values, and check the message's HTML as
+    Telegram reads it; :class:`InvalidTemplate` says what to fix."""
+    if not text.strip():
+        raise InvalidTemplate("empty")
+    if len(text) > MAX_TEMPLATE:
+        raise InvalidTemplate("too_long", text[:40], limit=MAX_TEMPLATE)
+    found = telegram_html.problem(render(text, dict.fromkeys(VARIABLES, "x")))
+    if found is not None:
+        raise InvalidTemplate(
+            found.reason, text[:40], tag=found.tag, attribute=found.attribute,
+            expected=found.expected, line=found.line,
+        )  # fmt: skip
     return text
 
 
@@ -49,8 +65,17 @@ def render(template: str, variables: dict[str, Any]) -> str:
     """The message for one member. Anything outside the sandbox fails as a typed error."""
     try:
         return _ENV.from_string(template).render(**variables).strip()
+    except TemplateSyntaxError as exc:
+        raise InvalidTemplate("syntax", template[:40], line=exc.lineno) from exc
+    except UndefinedError as exc:
+        name = _UNDEFINED.search(str(exc))
+        raise InvalidTemplate(
+            "undefined", template[:40], variable=name.group(1) if name else ""
+        ) from exc
+    except SecurityError as exc:
+        raise InvalidTemplate("unsafe", template[:40]) from exc
     except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-        raise InvalidInput("bad_template", str(exc)) from exc
+        raise InvalidTemplate("broken", template[:40]) from exc
 
 
 def check_cron(expression: str, tz: ZoneInfo) -> CronTrigger:

@@ -37,6 +37,22 @@ class InvalidInput(BashgahError, ValueError):
         self.reason = reason
 
 
+class InvalidTemplate(InvalidInput):
+    """A campaign's message that cannot go out: it does not render with the template variables,
+    or Telegram would refuse its HTML.
+
+    ``reason`` is ``empty``, ``too_long`` (``limit``), ``syntax`` (``line``), ``undefined``
+    (``variable``), ``unsafe``, ``broken``, or one of :class:`core.telegram_html.HtmlProblem`'s
+    (with its ``tag``, ``attribute``, ``expected`` and ``line``), so the text can say what to fix.
+    """
+
+    code = "invalid_template"
+
+    def __init__(self, reason: str, text: str = "", **details: str | int) -> None:
+        super().__init__(reason, text)
+        self.details.update(details)
+
+
 class InvalidNumber(InvalidInput):
     code = "invalid_number"
 
@@ -203,16 +219,23 @@ class SegmentError(BashgahError):
     ``position`` is the 0-based index of that token in the rule (the rule's length when something
     is missing at its end), ``token`` its text ("" at the end), and ``reason`` a stable code
     (``unknown_field``, ``bad_operator``, ``missing_value``, ``unknown_tier``, ...) for the bot.
+    What was expected instead is in further details, where there is more to say than the reason:
+    ``field`` (the field being compared, in the staff's words), ``expected`` (a value's kind, or the
+    operators a field takes), ``low`` and ``high`` (a number's range), ``nearest`` (the known word
+    closest to a mistyped one) and ``choices`` (the club's tiers).
     """
 
     code = "segment_error"
 
-    def __init__(self, reason: str, position: int, token: str = "", message: str = "") -> None:
+    def __init__(
+        self, reason: str, position: int, token: str = "", message: str = "", **why: str | int
+    ) -> None:
         super().__init__(
             message or f"{self.code} ({reason}) at {position}: {token!r}",
             reason=reason,
             position=position,
             token=token,
+            **why,
         )
         self.reason = reason
         self.position = position

@@ -66,7 +66,7 @@ async def test_audit_shows_the_latest_actions(bot: BotHarness) -> None:
     await _club_with_a_purchase(bot)
     await bot.chat.send("/award #1 20 welcome gift")
     [reply] = await bot.chat.send("/audit #1")
-    assert "award" in reply.text and "purchase" in reply.text
+    assert "دادن امتیاز" in reply.text and "ثبت خرید" in reply.text  # in Persian, not codes
     async with bot.club.sessions() as s:
         assert await s.scalar(select(func.count()).select_from(AuditEntry)) == 2
         assert await s.scalar(select(func.count()).select_from(LedgerEntry)) == 2

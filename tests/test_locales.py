@@ -139,6 +139,10 @@ def _context(full: bool) -> dict[str, object]:
         "decider": SimpleNamespace(full_name="Reza <b>&</b> co"),
         "branch": "north", "sales": [branch_sales] if full else [], "branch_sales": branch_sales,
         "hidden_branches": 2 if full else 0, "same": full, "friend": "Reza & Co" if full else None,
+        "action": "award" if full else "reward_add", "word": "tier" if full else "and",
+        "nearest": "purchase" if full else None, "fields": ("tier", "purchases_{n}d", "city"),
+        "commands": [{"name": "purchase", "description": "Record <a> purchase",
+                      "example": "/purchase #42 <250k>", "admin": full}] if full else [],
     }  # fmt: skip
 
 

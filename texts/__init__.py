@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from core import jalali
+from core import jalali, segments
 from core.clock import last_local_day
 from core.digits import format_number
 from core.locales import DEFAULT_LOCALE, LOCALES
@@ -71,6 +71,9 @@ class Translator:
         env.filters["campaign_status"] = lambda key: self(
             locale, "labels/campaign_status", status=key
         )
+        env.filters["member_status"] = lambda key: self(locale, "labels/member_status", status=key)
+        env.filters["audit_action"] = lambda key: self(locale, "labels/audit_action", action=key)
+        env.filters["export_kind"] = lambda key: self(locale, "labels/export_kind", export_kind=key)
         env.globals["locale"] = locale
         return env
 
@@ -85,6 +88,24 @@ class Translator:
     def __call__(self, locale: str, key: str, /, **values: Any) -> str:
         template = self._envs[self.locale_for(locale)].get_template(key + SUFFIX)
         return template.render(**values).strip()
+
+    def segment_words(self, locale: str, tier_keys: Iterable[str]) -> segments.Vocabulary:
+        """The segment language's other words: every language's names for its fields, keywords
+        and built-in segments (``labels/segment_word``) and for the club's tiers
+        (``labels/tier``), each shown to the staff as ``locale`` calls it."""
+        tiers = tuple(tier_keys)
+        pairs = [
+            (own, self(language, "labels/segment_word", word=own))
+            for language in (self.locale_for(locale), *LOCALES)
+            for own in segments.WORDS
+        ] + [
+            (key, self(language, "labels/tier", tier=key))
+            for language in (self.locale_for(locale), *LOCALES)
+            for key in tiers
+        ]
+        names = {own: self(locale, "labels/segment_word", word=own) for own in segments.WORDS}
+        names.update({key: self(locale, "labels/tier", tier=key) for key in tiers})
+        return segments.vocabulary(pairs, names)
 
     def all_labels(self, key: str) -> list[str]:
         """The same key in every locale: a menu button a member may press in either language."""

@@ -1,8 +1,9 @@
 """``/campaign_new``: name, message, segment, schedule, button, a preview, then confirm.
 
-Administrators only. Each answer is checked at once (a template that fails the sandbox, a segment
-rule with a wrong token, a date that does not exist) and asked again; nothing is saved until the
-confirmation. Questions use ``ForceReply`` because in a group the bot only sees replies to itself.
+Administrators only. Each answer is checked at once (a template that fails the sandbox or whose
+HTML Telegram would refuse, a segment rule with a wrong token, a date that does not exist) and asked
+again with what is wrong; nothing is saved until the confirmation. Questions use ``ForceReply``
+because in a group the bot only sees replies to itself.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from bot.staff_access import actor, staff_only
 from bot.staff_args import positive
 from core import campaigns, jalali, segments
 from core.actions import campaigns as campaign_actions
-from core.errors import BashgahError, InvalidInput
+from core.errors import InvalidInput, InvalidTemplate, SegmentError
 from core.models import utcnow
 
 NAME, TEMPLATE, SEGMENT, SCHEDULE, BUTTON, CONFIRM = range(6)
 _DRAFT = "campaign_draft"
+_SEGMENT_AS_TYPED = "segment_as_typed"  # the draft's rule as the staff wrote it, for the preview
 TIMEOUT_SECONDS = 20 * 60
 NOW_WORDS = ("now", "\u0627\u0644\u0627\u0646")  # "now" in English and in Persian
 UNSET = ("-", "\u2014")
@@ -63,28 +65,29 @@ async def name(update: Update, context: BotContext) -> int:
 async def template(update: Update, context: BotContext) -> int:
     try:
         context.user_data[_DRAFT]["template"] = campaigns.check_template(_text(update))
-    except InvalidInput as exc:
-        await _ask(update, context, "campaign_new/bad_template", error=str(exc.details))
+    except InvalidTemplate as exc:
+        await _ask(update, context, "campaign_new/bad_template", **exc.details)
         return TEMPLATE
-    await _ask(update, context, "campaign_new/segment", builtins=sorted(segments.BUILTIN))
+    words = context.segment_words(update)
+    builtins = [words.name(name) for name in segments.BUILTIN]
+    await _ask(update, context, "campaign_new/segment", builtins=builtins)
     return SEGMENT
 
 
 async def segment(update: Update, context: BotContext) -> int:
     try:
         found = await campaign_actions.preview_segment(
-            context.club, actor(update), _text(update), sample=0
-        )
-    except BashgahError as exc:
-        await _ask(update, context, "campaign_new/bad_segment", **_where(exc))
+            context.club, actor(update), _text(update), sample=0,
+            words=context.segment_words(update),
+        )  # fmt: skip
+    except SegmentError as exc:
+        await _ask(update, context, "campaign_new/bad_segment", **exc.details)
         return SEGMENT
-    context.user_data[_DRAFT]["segment"] = found.segment.text
+    draft = context.user_data[_DRAFT]
+    draft["segment"] = found.segment.canonical  # saved in the language's own words
+    draft[_SEGMENT_AS_TYPED] = found.segment.text
     await _ask(update, context, "campaign_new/schedule", count=found.count)
     return SCHEDULE
-
-
-def _where(exc: BashgahError) -> dict[str, object]:
-    return {"position": int(getattr(exc, "position", 0)) + 1, "token": getattr(exc, "token", "")}
 
 
 async def schedule(update: Update, context: BotContext) -> int:
@@ -131,7 +134,7 @@ async def button(update: Update, context: BotContext) -> int:
     )  # fmt: skip
     await context.say(
         update, "campaign_new/preview", markup, preview=preview, draft=draft,
-        when=draft.get("run_at"),
+        rule=draft.get(_SEGMENT_AS_TYPED, draft["segment"]), when=draft.get("run_at"),
     )  # fmt: skip
     return CONFIRM
 
@@ -152,6 +155,7 @@ async def confirm(update: Update, context: BotContext) -> int:
         await query.edit_message_text(context.text(update, "campaign_new/dropped"))
         return ConversationHandler.END
     run_at: datetime | None = draft.get("run_at")
+    draft.pop(_SEGMENT_AS_TYPED, None)
     saved = await campaign_actions.create(context.club, actor(update), campaigns.Draft(**draft))
     await query.edit_message_text(
         context.text(update, "campaign_new/saved", campaign=saved.campaign, when=run_at)

@@ -2,7 +2,9 @@
 cancel.
 
 Creating, pausing, resuming and cancelling campaigns is for administrators; previewing a segment,
-listing campaigns and reading one's report is for all staff.
+listing campaigns and reading one's report is for all staff. Rules are read in the staff's words
+too (Persian field and tier names, :meth:`texts.Translator.segment_words`); ``/segment`` alone
+shows every field with an example.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from bot.context import BotContext
 from bot.handlers.surveys import decimal_text
 from bot.staff_access import actor, staff_only
 from bot.staff_args import UsageError, positive, shape
+from core import segments
 from core.actions import campaigns as campaign_actions
 from core.actions.campaigns import StatusChanged
 from core.audit import Actor
@@ -25,9 +28,14 @@ from core.club import Club
 
 @staff_only()
 async def segment_preview(update: Update, context: BotContext) -> None:
-    """/segment <rule>"""
-    text = " ".join(shape("segment", context.args, 1))
-    found = await campaign_actions.preview_segment(context.club, actor(update), text)
+    """/segment <rule>; alone, the fields with an example each."""
+    text = " ".join(context.args or ())
+    words = context.segment_words(update)
+    if not text:
+        builtins = [words.name(name) for name in segments.BUILTIN]
+        await context.say(update, "staff/segment_fields", fields=segments.FIELDS, builtins=builtins)
+        return
+    found = await campaign_actions.preview_segment(context.club, actor(update), text, words=words)
     await context.say(
         update, "staff/segment", rule=found.segment.text, count=found.count, sample=found.sample
     )

@@ -63,6 +63,12 @@ async def document(update: Update, context: BotContext) -> None:
     )  # fmt: skip
 
 
+@staff_only(admin=True)
+async def how_to(update: Update, context: BotContext) -> None:
+    """/import typed without a file: how to send one."""
+    await context.say(update, "staff/import_how")
+
+
 async def apply(update: Update, context: BotContext) -> None:
     """The "apply" button: administrators only, and once per report."""
     query = update.callback_query

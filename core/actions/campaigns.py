@@ -27,7 +27,7 @@ SAMPLE = 5
 class SegmentPreview:
     """Who a rule selects now: how many, and the first few by member number."""
 
-    segment: Segment  # as parsed: ``segment.text`` is the rule as it will be saved
+    segment: Segment  # as parsed: ``segment.canonical`` is the rule as a campaign saves it
     count: int
     sample: list[Member]
 
@@ -44,16 +44,18 @@ class StatusChanged:
 
 
 async def preview_segment(
-    club: Club, actor: Actor, rule: str, *, sample: int = SAMPLE
-) -> SegmentPreview:
+    club: Club, actor: Actor, rule: str, *, sample: int = SAMPLE,
+    words: segments.Vocabulary = segments.NONE,
+) -> SegmentPreview:  # fmt: skip
     """``/segment`` and ``/campaign_new``'s segment step: the rule read and counted, with up to
     ``sample`` members (none asked, none read).
 
     Days are the club's: "birthday within 7 days" counts from today in the club's time zone.
+    ``words`` are the staff's words for the language's own (Persian field and tier names).
 
     :raises SegmentError: the rule does not read, at the token where reading stopped.
     """
-    segment = segments.parse(rule, club.rules)
+    segment = segments.parse(rule, club.rules, words)
     now = utcnow().astimezone(club.settings.tz)
     async with transaction(club.sessions) as session:
         count = await segments.count(session, segment, now)

@@ -21,6 +21,12 @@ Grammar (keywords, field names, tier names and ``true``/``false`` in any letter 
 Values are whole numbers (ASCII, Persian or Arabic-Indic digits, ``_`` between groups), quoted text
 (``"..."`` or ``'...'``), or bare words: tier keys, ``true``/``false``, and single-word text.
 
+Other words for the language's own (Persian field, tier and keyword names: ``tier >= silver`` typed
+as the Persian for "tier" and for "silver") are read through a :class:`Vocabulary` the face builds
+from its locales (:mod:`~core.segments.words`); the Arabic-script comma separates a list too. The
+parsed :class:`Segment` keeps the rule as typed (``text``) and in the language's own words
+(``canonical``, what a campaign saves).
+
 Fields, per active member (only members whose status is ``active`` are ever selected):
 
 ``tier``
@@ -123,21 +129,30 @@ from core.segments.tree import Not as Not
 from core.segments.tree import Or as Or
 from core.segments.tree import Segment
 from core.segments.tree import Value as Value
+from core.segments.words import NONE, WORDS, Vocabulary, vocabulary
 
 __all__ = [
     "BUILTIN",
+    "FIELDS",
     "MAX_DEPTH",
     "MAX_LENGTH",
+    "NONE",
     "RFM_WINDOW_DAYS",
+    "WORDS",
     "Segment",
     "SegmentError",
+    "Vocabulary",
     "builtin_rule",
     "count",
     "jalali_month_spans",
     "member_ids",
     "parse",
     "sample",
+    "vocabulary",
 ]
+
+#: The fields a rule compares, in the order the staff are shown them (``{n}``: a window's days).
+FIELDS = (*_FIELDS, "purchases_{n}d", "spend_{n}d")
 
 
 def _select(segment: Segment, now: datetime, *entities: Any) -> Select[Any]:

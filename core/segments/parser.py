@@ -38,6 +38,7 @@ from core.segments.tree import (
     Segment,
     Value,
 )
+from core.segments.words import NONE, Vocabulary
 
 #: Longest rule accepted, in characters; longer ones are refused before they are read.
 MAX_LENGTH: Final = 500
@@ -49,12 +50,14 @@ _MAX_NUMBER_DIGITS: Final = 15  # fits BIGINT with room to spare
 class _Parser:
     """Recursive descent over the tokens; every error names the token where reading stopped."""
 
-    def __init__(self, text: str, rules: Rules, depth: int = 0) -> None:
+    def __init__(self, text: str, rules: Rules, depth: int = 0, words: Vocabulary = NONE) -> None:
         self.text = text
         self.rules = rules
-        self.tokens = _tokenize(text)
+        self.words = words
+        self.tokens = _tokenize(text, words)
         self.i = 0
         self.start_depth = depth
+        self.own_words: dict[int, str] = {}  # token index -> the token in the language's words
 
     def parse(self) -> Node:
         if not self.tokens:
@@ -79,10 +82,21 @@ class _Parser:
         tok = self._peek()
         return tok is not None and tok.kind == "word" and tok.value == word
 
-    def _error(self, reason: str, tok: _Token | None) -> SegmentError:
+    def _error(self, reason: str, tok: _Token | None, **why: str | int) -> SegmentError:
         if tok is None:
-            return SegmentError(reason, len(self.text), "")
-        return SegmentError(reason, tok.pos, tok.text)
+            return SegmentError(reason, len(self.text), "", **why)
+        return SegmentError(reason, tok.pos, tok.text, **why)
+
+    def canonical(self) -> str:
+        """The rule read, in the language's own words: every word as the parser took it (text
+        values as typed), the rest of the text as it was."""
+        out, last = [], 0
+        for index, tok in enumerate(self.tokens):
+            own = self.own_words.get(index, tok.value if tok.kind in ("word", ",") else tok.text)
+            out += [self.text[last : tok.pos], own]
+            last = tok.pos + len(tok.text)
+        out.append(self.text[last:])
+        return "".join(out).strip()
 
     def _deeper(self, depth: int, tok: _Token) -> int:
         if depth + 1 > MAX_DEPTH:
@@ -161,18 +175,20 @@ class _Parser:
         field_tok = self._next()
         name, kind, window = self._field(field_tok)
         op_tok = self._peek()
+        operators = " ".join(o for o in (*_OPERATORS, "in") if o in _ALLOWED_OPS[kind])
+        shown = self.words.name(name)
         if op_tok is None:
-            raise self._error("missing_operator", None)
+            raise self._error("missing_operator", None, field=shown, expected=operators)
         if op_tok.kind == "word" and op_tok.value == "in":
             op = "in"
         elif op_tok.kind == "op":
             if op_tok.text not in _OPERATORS:
-                raise self._error("bad_operator", op_tok)
+                raise self._error("bad_operator", op_tok, field=shown, expected=operators)
             op = op_tok.text
         else:
-            raise self._error("missing_operator", op_tok)
+            raise self._error("missing_operator", op_tok, field=shown, expected=operators)
         if op not in _ALLOWED_OPS[kind]:
-            raise self._error("operator_not_allowed", op_tok)
+            raise self._error("operator_not_allowed", op_tok, field=shown, expected=operators)
         self.i += 1
         values = self._list(name, kind) if op == "in" else (self._value(name, kind),)
         return Compare(name, op, values, window)
@@ -182,10 +198,11 @@ class _Parser:
             return tok.value, _FIELDS[tok.value], None
         match = _WINDOW_FIELD.fullmatch(tok.value)
         if match is None:
-            raise self._error("unknown_field", tok)
+            nearest = self.words.nearest(tok.text, (*_FIELDS, *BUILTIN))
+            raise self._error("unknown_field", tok, nearest=nearest)
         days = int(match.group(2))
         if not 1 <= days <= _MAX_WINDOW_DAYS:
-            raise self._error("out_of_range", tok)
+            raise self._error("out_of_range", tok, low=1, high=_MAX_WINDOW_DAYS)
         return tok.value, "number", days
 
     def _list(self, name: str, kind: str) -> tuple[Value, ...]:
@@ -213,43 +230,56 @@ class _Parser:
             or tok.kind in ("(", ")", ",", "op")
             or (tok.kind == "word" and tok.value in _CONNECTIVES)
         ):
-            raise self._error("missing_value", tok)
+            raise self._error("missing_value", tok, field=self.words.name(name), expected=kind)
         value: Value
         if kind in ("number", "days", "month"):
             if tok.kind != "number":
-                raise self._error("bad_value", tok)
+                raise self._error("bad_value", tok, field=self.words.name(name), expected=kind)
             low, high = _RANGES.get(name, (0, 10**_MAX_NUMBER_DIGITS - 1))
             value = self._number(tok, low, high)
         elif kind == "tier":
-            if tok.kind not in ("word", "string"):
-                raise self._error("bad_value", tok)
-            value = to_latin_digits(tok.value.strip()).lower()
-            if value not in self.rules.tier_keys:
-                raise self._error("unknown_tier", tok)
+            value = self._tier(tok)
         elif kind == "text":
             if tok.kind == "string" and tok.value.strip():
                 value = tok.value.strip()
             elif tok.kind == "word" and tok.value not in _RESERVED:
                 value = tok.text
+                self.own_words[self.i] = tok.text  # a word as text is what it says, as typed
             else:
-                raise self._error("bad_value", tok)
+                raise self._error("bad_value", tok, field=self.words.name(name), expected=kind)
         else:  # bool
             if tok.kind != "word" or tok.value not in ("true", "false"):
-                raise self._error("bad_value", tok)
+                raise self._error("bad_value", tok, field=self.words.name(name), expected=kind)
             value = tok.value == "true"
         self.i += 1
+        return value
+
+    def _tier(self, tok: _Token) -> str:
+        """A tier's key, from its key or (through the vocabulary) its name, quoted or not."""
+        choices = " · ".join(self.words.name(key) for key in self.rules.tier_keys)
+        if tok.kind not in ("word", "string"):
+            raise self._error("bad_value", tok, field=self.words.name("tier"), expected="tier",
+                              choices=choices)  # fmt: skip
+        value = tok.value.strip()
+        value = self.words.own(value) or to_latin_digits(value).lower()
+        if value not in self.rules.tier_keys:
+            nearest = self.words.nearest(tok.value, self.rules.tier_keys)
+            raise self._error("unknown_tier", tok, nearest=nearest, choices=choices)
+        self.own_words[self.i] = value
         return value
 
     def _number(self, tok: _Token, low: int, high: int) -> int:
         digits = tok.value.lstrip("0") or "0"
         if len(digits) > _MAX_NUMBER_DIGITS or not low <= int(digits) <= high:
-            raise self._error("out_of_range", tok)
+            raise self._error("out_of_range", tok, low=low, high=high)
         return int(digits)
 
 
-def parse(text: str, rules: Rules) -> Segment:
-    """Read a rule; raises :class:`SegmentError` at the first token that does not fit."""
+def parse(text: str, rules: Rules, words: Vocabulary = NONE) -> Segment:
+    """Read a rule, its words through ``words`` as well as the language's own; raises
+    :class:`SegmentError` at the first token that does not fit, saying what was expected."""
     if len(text) > MAX_LENGTH:
-        raise SegmentError("too_long", MAX_LENGTH, "")
-    root = _Parser(text, rules).parse()
-    return Segment(text=text.strip(), root=root, rules=rules)
+        raise SegmentError("too_long", MAX_LENGTH, "", high=MAX_LENGTH)
+    parser = _Parser(text, rules, words=words)
+    root = parser.parse()
+    return Segment(text=text.strip(), root=root, rules=rules, canonical=parser.canonical())

@@ -61,8 +61,13 @@ Node = Compare | BirthdayWithin | NearNextTier | Named | Not | And | Or
 
 @dataclass(frozen=True)
 class Segment:
-    """A rule that parsed and names only things that exist; compile it with :func:`member_ids`."""
+    """A rule that parsed and names only things that exist; compile it with :func:`member_ids`.
+
+    ``text`` is the rule as typed; ``canonical`` the same rule in the language's own words (what a
+    campaign saves: it reads the same without the words it was typed in).
+    """
 
     text: str
     root: Node
     rules: Rules = field(repr=False, compare=False)
+    canonical: str = field(compare=False)
