@@ -13,11 +13,12 @@ import pytest
 
 from core import api_keys
 from core.club import Club
+from core.locales import LOCALES
 from tests.helpers import audit_entries, reload_member
 from tests.test_web_api import Api, a_member, connected, http_client, purchases_of
 from web.app import create_app
 from web.limits import BURST, RATE, RateLimiter
-from web.problems import MEDIA_TYPE
+from web.problems import LOCALES_DIR, MEDIA_TYPE, words
 
 
 @pytest.fixture
@@ -220,3 +221,15 @@ async def test_past_the_burst_a_key_gets_429_with_retry_after_and_changes_nothin
     clock.now += 1.5 / RATE  # one token and a half: one more request
     assert (await api.post("/purchases", body)).status_code == 201
     assert_problem(await api.http.get("/rewards"), 429, "rate_limited")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_error_text_renders_for_the_api(locale: str) -> None:
+    """The API renders the chat's error texts with its own environment: each must render there,
+    with the values a refusal carries (a filter missing there is a 500, and a reset connection)."""
+    values = {"reference": "INV-1", "amount": 250_000, "member_id": 7, "points": 1, "limit": 1,
+              "left": 2, "balance": 3, "cost": 4, "stock": 0, "branch": "north", "code": "AB12",
+              "reason": "amount", "value": "x", "seconds": 1, "name": "Sara",
+              "survey_score": 5}  # fmt: skip
+    for template in sorted((LOCALES_DIR / locale / "errors").glob("*.j2")):
+        assert words(locale, template.stem, values), template.name

@@ -10,7 +10,7 @@ Jalali calendar in ``fa``), so no handler formats anything by hand.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,16 @@ def _shown(value: object) -> object:
     return NOTHING if value is None else value
 
 
+def number_filters(locale: str) -> dict[str, Callable[..., str]]:
+    """How numbers read in ``locale`` (``num``) and the nouns after them (``count``, ``plural``):
+    every environment that renders ``locales/`` has them, the API's problems too."""
+    return {
+        "num": lambda n: format_number(int(n), locale),
+        "count": lambda n, one, many=None: counted(n, one, many, locale),
+        "plural": lambda n, one, many=None: noun(int(n), one, many, locale),
+    }
+
+
 class Translator:
     """Renders a message key in a locale; one Jinja2 environment per locale, built once."""
 
@@ -58,9 +68,7 @@ class Translator:
             auto_reload=False,  # templates ship with the bot: no disk check on every message
             finalize=_shown,
         )
-        env.filters["num"] = lambda n: format_number(int(n), locale)
-        env.filters["count"] = lambda n, one, many=None: counted(n, one, many, locale)
-        env.filters["plural"] = lambda n, one, many=None: noun(int(n), one, many, locale)
+        env.filters.update(number_filters(locale))
         env.filters["jdate"] = lambda d: jalali.format_date(d, locale, self.tz)
         env.filters["jdatetime"] = lambda d: jalali.format_datetime(d, locale, self.tz)
         # The day an end (a lottery's ``ends_at``, exclusive) falls on: the day staff typed.

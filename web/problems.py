@@ -13,7 +13,6 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from jinja2 import Environment, FileSystemLoader, TemplateNotFound
 
-from core.digits import format_number
 from core.errors import (
     BashgahError,
     BranchForbidden,
@@ -25,7 +24,7 @@ from core.errors import (
     RewardNotFound,
 )
 from core.locales import LOCALES
-from texts import plain
+from texts import number_filters, plain
 
 LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
 MEDIA_TYPE = "application/problem+json"
@@ -40,7 +39,7 @@ def _environment(locale: str) -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters["num"] = lambda n: format_number(int(n), locale)
+    env.filters.update(number_filters(locale))
     return env
 
 

@@ -107,6 +107,11 @@ def test_a_members_journey(tg: Telegram, bot: BotProcess, staff: Chat, club: Clu
     ]  # fmt: skip
     assert club.query("SELECT status FROM redemptions") == [("confirmed",)]
     assert club.query("SELECT COUNT(*) FROM referrals") == [(1,)]
-    assert club.query("SELECT kind, status FROM deliveries") == [("survey", "sent")]
+    deliveries = club.query("SELECT kind, status, dedupe_key FROM deliveries ORDER BY id")
+    assert [(kind, status) for kind, status, _ in deliveries if kind == "survey"] == [
+        ("survey", "sent")
+    ]
+    told = [key for kind, _, key in deliveries if kind != "survey"]
+    assert all(key.startswith("refjoin:") for key in told), "only Sara's news of her friend"
     assert club.unbalanced_books() == []
     assert bot.alive

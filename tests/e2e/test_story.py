@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.serving import IDLE_SECONDS
 from tests.e2e.harness import (
     BotProcess,
     Club,
@@ -112,7 +113,12 @@ def test_a_till_customer_joins_in_telegram_with_the_points_the_api_gave(
     bot.start()
     auth = {"Authorization": f"Bearer {key}"}
 
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=15.0) as api:
+    # A till keeps an idle connection for less than the server's IDLE_SECONDS, or a request sent
+    # as the server closes it is reset (httpx's default expiry equals it).
+    keep_alive = httpx.Limits(keepalive_expiry=IDLE_SECONDS / 2)
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}/api/v1", timeout=15.0, limits=keep_alive
+    ) as api:
 
         def post(path: str, body: dict[str, Any], idem: str, **headers: str) -> httpx.Response:
             return api.post(path, json=body, headers={**auth, "Idempotency-Key": idem, **headers})
@@ -136,9 +142,14 @@ def test_a_till_customer_joins_in_telegram_with_the_points_the_api_gave(
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
         reused = post("/purchases", {**sale, "amount": 1}, "sale-1")
         assert reused.status_code == 409
+
+        def till(first: int) -> list[int]:  # one of 16 tills, each on its own connection
+            with httpx.Client(base_url=api.base_url, timeout=15.0) as own:
+                return [own.post("/purchases", json=sale, headers={**auth, "Idempotency-Key":
+                                 f"f{first}-{n}"}).status_code for n in range(8)]  # fmt: skip
+
         with ThreadPoolExecutor(16) as pool:
-            flood = list(pool.map(lambda n: post("/purchases", sale, f"f{n}").status_code,
-                                  range(120)))  # fmt: skip
+            flood = [status for statuses in pool.map(till, range(16)) for status in statuses]
         assert 429 in flood and set(flood) <= {409, 429}
         assert club.query("SELECT reference, amount FROM purchases ORDER BY id") == [
             ("INV-1", 250_000), ("INV-2", 100_000)
