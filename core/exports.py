@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from enum import Enum
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -122,6 +122,10 @@ _SURVEY_COLUMNS: tuple[Any, ...] = (
 _PERSONAL = frozenset({"name", "phone", "city"})
 
 Header = Callable[[str, str], str]  # (kind, column key) -> the column's header
+Values = tuple[Any, ...]  # one row of an export
+Word = Callable[[str, str, str], str]  # (kind, column key, a code) -> the code in the club's words
+#: The columns that hold codes (a tier, a status, an entry's kind), said in the club's words.
+CODED: Final = {"members": ("tier", "status"), "ledger": ("kind",), "purchases": ("status",)}
 
 
 @dataclass(frozen=True)
@@ -133,9 +137,35 @@ class People:
     header: Header
     tz: tzinfo
     locale: str
+    word: Word | None = None
 
     def headers(self, kind: str, keys: Sequence[str]) -> list[str]:
         return [self.header(kind, key) for key in keys]
+
+    def worded(
+        self, kind: str, keys: Sequence[str]
+    ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+        """What turns a row's codes into the club's words (each code rendered once, then
+        remembered: an export of a million rows has a handful of codes)."""
+        columns = [keys.index(key) for key in CODED.get(kind, ()) if key in keys]
+        if self.word is None or not columns:
+            return lambda row: row
+        said: dict[tuple[int, Any], str] = {}
+        word = self.word
+
+        def in_words(row: tuple[Any, ...]) -> tuple[Any, ...]:
+            values = list(row)
+            for index in columns:
+                code = values[index]
+                if code is not None:
+                    if (index, code) not in said:
+                        said[index, code] = word(
+                            kind, keys[index], str(getattr(code, "value", code))
+                        )
+                    values[index] = said[index, code]
+            return tuple(values)
+
+        return in_words
 
     def moment(self, value: datetime) -> str:
         return jalali.format_sortable(value, self.locale, self.tz)
@@ -188,15 +218,15 @@ async def write_csv(
 ) -> int:
     """Stream one export into a binary file ``out``, a page at a time; returns the rows written.
     With ``people``, the headers and times read the club's way."""
-    header, pages = rows(session, kind, batch=batch, branch_id=branch_id)
+    keys, pages = rows(session, kind, batch=batch, branch_id=branch_id)
     moment = people.moment if people else None
-    if people is not None:
-        header = people.headers(kind, header)
+    worded = people.worded(kind, keys) if people else (lambda row: row)
+    header = people.headers(kind, keys) if people else keys
     out.write((BOM + _csv_text([header])).encode("utf-8"))
     pending: list[tuple[Any, ...]] = []
     written = 0
     async for row in pages:
-        pending.append(row)
+        pending.append(worded(row))
         if len(pending) >= batch:
             out.write(_csv_text(pending, moment).encode("utf-8"))
             written += len(pending)
@@ -227,11 +257,12 @@ async def write_xlsx(
     bold = Font(bold=True)
     sheet.append([_xlsx_cell(sheet, text, font=bold) for text in people.headers(kind, keys)])
     phone = keys.index("phone") if "phone" in keys else None
+    worded = people.worded(kind, keys)
     written = 0
     async for row in pages:
         values = [
             phones.national(value) if index == phone and value else value
-            for index, value in enumerate(row)
+            for index, value in enumerate(worded(row))
         ]
         sheet.append([_xlsx_cell(sheet, _xlsx_value(value, people)) for value in values])
         written += 1
@@ -248,10 +279,12 @@ async def export(
     branch: str | None = None,
     file_format: str = "csv",
     header: Header | None = None,
+    word: Word | None = None,
 ) -> int:
     """``/export <kind> [branch] [csv|xlsx]``: one export streamed into ``out``, of one branch if
     a code is given, read the club's way (:class:`People`: ``header`` names the columns, the
-    column keys without it), audited (kind, branch, format and rows, never the data), because it
+    column keys without it; ``word`` says the codes of :data:`CODED`, kept as codes without it),
+    audited (kind, branch, format and rows, never the data), because it
     carries members' personal data off the premises. Returns the rows written.
 
     :raises BranchNotFound: no branch has that code.
@@ -259,7 +292,7 @@ async def export(
     """
     if file_format not in FORMATS:
         raise InvalidInput("unknown_export_format", file_format)
-    people = People(header or _column_key, club.settings.tz, club.settings.locale)
+    people = People(header or _column_key, club.settings.tz, club.settings.locale, word)
     async with transaction(club.sessions) as session:
         shop = await branches.by_optional_code(session, branch)
         branch_id = shop.id if shop else None

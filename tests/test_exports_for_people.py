@@ -57,8 +57,16 @@ async def test_the_xlsx_keeps_phones_as_text_and_reads_persian(bot: BotHarness) 
     assert [cell.value for cell in header] == [
         "شمارهٔ عضو", "نام", "تلفن", "سطح", "امتیاز", "زمان عضویت", "وضعیت", "شهر",
     ]  # fmt: skip
-    assert [cell.value for cell in sara] == [1, "سارا", "09121234567", "bronze", 250, JOINED,
-                                             "active", "تهران"]  # fmt: skip
+    assert [cell.value for cell in sara] == [
+        1,
+        "سارا",
+        "09121234567",
+        "برنزی",
+        250,
+        JOINED,
+        "فعال",
+        "تهران",
+    ]  # the codes in words; fmt: skip
     phone = sara[2]
     assert phone.data_type == "s" and phone.value.startswith("0")
     assert other[2].value == "+447911123456"  # a foreign number keeps its country code
@@ -81,6 +89,19 @@ async def test_the_csv_speaks_the_club_language_and_time(bot: BotHarness) -> Non
     sold = dict(zip(header, row, strict=True))
     assert sold["زمان خرید"] == "1404/12/11 00:30:00"  # 21:00 UTC is past midnight in Tehran
     assert (sold["مبلغ"], sold["شمارهٔ فاکتور"], sold["شعبه"]) == ("250000", "F-1", "main")
+    assert sold["وضعیت"] == "ثبت‌شده"  # a purchase's status in the club's words
+
+
+async def test_the_ledger_says_each_entrys_kind(bot: BotHarness) -> None:
+    await _members(bot)
+    _admin(bot)
+
+    [document] = await bot.chat.send("/export ledger")
+
+    text = next(iter(document.files.values())).decode("utf-8-sig")
+    header, *entries = list(csv.reader(io.StringIO(text)))
+    kinds = {dict(zip(header, entry, strict=True))["نوع"] for entry in entries}
+    assert kinds == {"خرید"}
 
 
 async def test_the_format_word_comes_last_and_is_checked(bot: BotHarness) -> None:

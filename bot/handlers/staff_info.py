@@ -19,6 +19,7 @@ from bot.staff_args import UsageError, shape
 from core import branches, exports, jalali
 from core.actions import reports
 from core.trends import Trend
+from texts import plain
 
 CAPTION_BRANCHES = 4  # branches whose sales fit in the chart's caption (1,024 characters)
 
@@ -106,6 +107,15 @@ def _in_unit(amount: float, unit: int, locale: str) -> str:
     return decimal_text(value, locale, 1 if value < 100 and not value.is_integer() else 0)
 
 
+# The labels that say an export's codes (core.exports.CODED): (template, its value's name).
+_CODE_LABELS = {
+    ("members", "tier"): ("tier", "tier"),
+    ("members", "status"): ("member_status", "status"),
+    ("ledger", "kind"): ("entry_kind", "kind"),
+    ("purchases", "status"): ("purchase_status", "status"),
+}
+
+
 @staff_only(admin=True)
 async def export(update: Update, context: BotContext) -> None:
     """/export members|ledger|purchases|surveys [branch] [csv|xlsx]: a file Excel opens with
@@ -121,10 +131,14 @@ async def export(update: Update, context: BotContext) -> None:
     def header(export_kind: str, column: str) -> str:
         return context.text(update, "labels/export_column", export_kind=export_kind, column=column)
 
+    def word(export_kind: str, column: str, code: str) -> str:
+        label, name = _CODE_LABELS[export_kind, column]
+        return plain(context.text(update, f"labels/{label}", **{name: code}))
+
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
         count = await exports.export(
             context.club, actor(update), kind, out,
-            branch=branch, file_format=file_format, header=header,
+            branch=branch, file_format=file_format, header=header, word=word,
         )  # fmt: skip
         out.seek(0)
         name = "-".join(["bashgah", kind, *([branch] if branch else [])]) + f".{file_format}"
