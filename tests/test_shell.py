@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.shell import render
+from bot.shell import interactive_lines, render
 from bot.shell_time import parse_span
 from bot.standin import ApiCall
 
@@ -128,3 +130,26 @@ def test_alerts_and_toasts_of_button_presses_are_printed() -> None:
 )  # fmt: skip
 def test_spans_the_shell_takes(typed: str, span: timedelta | None) -> None:
     assert parse_span(typed) == span
+
+
+async def test_typed_input_is_read_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the shell waits for a person to type, the bot's loop runs on (its jobs with it)."""
+
+    def slow_typist(prompt: str = "") -> str:
+        time.sleep(0.5)
+        return "/points"
+
+    monkeypatch.setattr("builtins.input", slow_typist)
+    ticks = 0
+
+    async def the_bots_loop() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    running = asyncio.create_task(the_bots_loop())
+    typed = await anext(interactive_lines())
+    running.cancel()
+    assert typed == "/points"
+    assert ticks >= 20, "the loop stood still while the shell waited"
