@@ -15,8 +15,9 @@ from core import api_keys, branches, rewards
 from core.actions import redemptions
 from core.audit import Actor
 from core.club import Club
-from core.models import Branch, Member, Purchase, Redemption, utcnow
+from core.models import Branch, Member, Redemption, utcnow
 from tests.helpers import audit_entries, new_member, reload_member
+from tests.test_branches import purchases_by_branch
 from web.app import API_PREFIX, create_app
 from web.problems import MEDIA_TYPE
 
@@ -48,16 +49,6 @@ async def a_member(club: Club) -> Member:
         return await new_member(s, club.rules, utcnow())
 
 
-async def placed(club: Club) -> list[tuple[str, str, int]]:
-    async with club.sessions() as s:
-        rows = await s.execute(
-            select(Branch.code, Purchase.reference, Purchase.amount)
-            .join(Branch, Branch.id == Purchase.branch_id)
-            .order_by(Purchase.id)
-        )
-        return [tuple(row) for row in rows.all()]
-
-
 @pytest.fixture
 async def club_with_north(club: Club) -> Club:
     await branches.add(club, "north", "North")
@@ -76,7 +67,10 @@ async def test_a_key_of_a_branch_records_its_purchases_and_refunds_there(
 
     assert refunded.status_code == 200, refunded.text
     assert refunded.json()["reversed"] == 200
-    assert await placed(club) == [("main", "INV-1", 100_000), ("north", "INV-1", 200_000)]
+    assert await purchases_by_branch(club) == [
+        ("main", "INV-1", 100_000),
+        ("north", "INV-1", 200_000),
+    ]
     assert (await reload_member(club.sessions, member.id)).balance == 100
     [first, second] = await audit_entries(club, "purchase")
     assert (first.actor_name, first.after["branch"]) == ("api:till-main", "main")
