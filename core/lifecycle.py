@@ -403,23 +403,9 @@ async def friends_joined(
 ) -> Page:
     """A friend joined through the member's link lately: ``friend_joined``, key
     ``refjoin:<referral>``, with what the friend's first purchase will bring the member."""
-    friend = aliased(Member)
-    key = _key("refjoin:", Referral.id)
-    rows = (
-        await session.execute(
-            select(Referral, Member, friend.name)
-            .join(Member, Member.id == Referral.referrer_id)
-            .join(friend, friend.id == Referral.referred_id)
-            .where(
-                Referral.id > after,
-                Referral.created_at > now - REFERRAL_NEWS,
-                reachable_sql(),
-                _not_written(key),
-            )
-            .order_by(Referral.id)
-            .limit(limit)
-        )
-    ).all()
+    rows = await _referral_news(
+        session, "refjoin:", after, limit, Referral.created_at > now - REFERRAL_NEWS
+    )
     notices = [
         Notice(
             member,
@@ -438,26 +424,13 @@ async def referral_bonuses(
     """A friend's first purchase brought the member their bonus lately: ``referral_bonus``, key
     ``refbonus:<referral>``, with the points the ledger credited. A bonus taken back meanwhile (the
     purchase refunded) is not announced."""
-    friend = aliased(Member)
-    key = _key("refbonus:", Referral.id)
     bonus_key = _key(referrals.REFERRER_BONUS_KEY, Referral.id)
-    rows = (
-        await session.execute(
-            select(Referral, Member, friend.name, LedgerEntry.delta)
-            .join(Member, Member.id == Referral.referrer_id)
-            .join(friend, friend.id == Referral.referred_id)
-            .join(LedgerEntry, LedgerEntry.idempotency_key == bonus_key)
-            .where(
-                Referral.id > after,
-                Referral.status == ReferralStatus.REWARDED,
-                Referral.rewarded_at > now - REFERRAL_NEWS,
-                reachable_sql(),
-                _not_written(key),
-            )
-            .order_by(Referral.id)
-            .limit(limit)
-        )
-    ).all()
+    rows = await _referral_news(
+        session, "refbonus:", after, limit,
+        Referral.status == ReferralStatus.REWARDED,
+        Referral.rewarded_at > now - REFERRAL_NEWS,
+        credit=(LedgerEntry.delta, LedgerEntry.idempotency_key == bonus_key),
+    )  # fmt: skip
     notices = [
         Notice(
             member,
@@ -468,6 +441,42 @@ async def referral_bonuses(
         for referral, member, name, points in rows
     ]
     return Page(notices, _next(rows, limit, lambda row: row[0].id))
+
+
+async def _referral_news(
+    session: AsyncSession,
+    prefix: str,
+    after: int,
+    limit: int,
+    *recent: ColumnElement[bool],
+    credit: tuple[Any, ColumnElement[bool]] | None = None,
+) -> list[Any]:
+    """A page of referrals the referrer has not been told of under ``prefix`` yet: each with the
+    referrer (reachable) and the friend's name, and ``credit``'s column of the ledger entry it
+    joins, if given."""
+    friend = aliased(Member)
+    query = (
+        select(Referral, Member, friend.name)
+        .join(Member, Member.id == Referral.referrer_id)
+        .join(friend, friend.id == Referral.referred_id)
+    )
+    if credit is not None:
+        column, joined = credit
+        query = query.add_columns(column).join(LedgerEntry, joined)
+    return list(
+        (
+            await session.execute(
+                query.where(
+                    Referral.id > after,
+                    *recent,
+                    reachable_sql(),
+                    _not_written(_key(prefix, Referral.id)),
+                )
+                .order_by(Referral.id)
+                .limit(limit)
+            )
+        ).all()
+    )
 
 
 SELECTORS: tuple[Selector, ...] = (
