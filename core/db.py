@@ -62,21 +62,27 @@ def tune_sqlite_connection(dbapi_connection: Any, busy_timeout_ms: int, *pragmas
     cursor.close()
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
+#: What every writing connection to the SQLite file sets, beside :func:`tune_sqlite_connection`.
+SQLITE_WRITER_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+)
 
-    @event.listens_for(sync_engine, "connect")
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy, not the sqlite3 module, decides when transactions begin (for savepoints).
-        tune_sqlite_connection(
-            dbapi_connection,
-            SQLITE_BUSY_TIMEOUT_MS,
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-        )
+        tune_sqlite_connection(dbapi_connection, SQLITE_BUSY_TIMEOUT_MS, *SQLITE_WRITER_PRAGMAS)
 
-    @event.listens_for(sync_engine, "begin")
+    begin_immediately(engine)
+
+
+def begin_immediately(engine: AsyncEngine) -> None:
+    """Every transaction on ``engine`` takes SQLite's write lock as it begins."""
+
+    @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -107,7 +113,12 @@ def _sqlite_writer(sessions: Sessions) -> contextlib.AbstractAsyncContextManager
     bind = sessions.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
         return contextlib.nullcontext()
-    return _WRITERS.setdefault(bind.sync_engine, asyncio.Lock())
+    return writer_queue(bind)
+
+
+def writer_queue(engine: AsyncEngine) -> asyncio.Lock:
+    """The queue in which this process's writers to the SQLite database ``engine`` take turns."""
+    return _WRITERS.setdefault(engine.sync_engine, asyncio.Lock())
 
 
 def insert_for(session: Session, table: Any) -> Any:

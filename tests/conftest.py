@@ -138,7 +138,7 @@ async def club(
     """The club the core actions take, with the default rules and a staff group."""
     club = club_over(engine, sessions, database_url, Rules())
     yield club
-    club.reader.close()
+    club.release()
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ async def limited(
     """The same club by invitation only (``club_mode = "limited"``)."""
     club = club_over(engine, sessions, database_url, Rules(club_mode="limited"))
     yield club
-    club.reader.close()
+    club.release()
 
 
 @dataclass

@@ -287,7 +287,7 @@ async def _menus_at_start(
     """Start the bot over a club with branch north and its group: the chat menus it published."""
     club = club_over(engine, make_sessionmaker(engine), database_url, Rules())
     await branches.add(club, "north", "North", staff_chat_id=NORTH_CHAT)
-    club.reader.close()
+    club.release()
     settings = Settings(
         _env_file=None, database_url=database_url, staff_chat_id=STAFF_CHAT_ID,
         api_base_url="http://127.0.0.1:9/unused",

@@ -177,7 +177,7 @@ async def test_the_club_language_is_the_problems_language(api: Api) -> None:
         async with http_client(create_app(english), dict(api.http.headers)) as http:
             answer = await http.get("/members/9999")
     finally:
-        english.reader.close()
+        english.release()
 
     assert assert_problem(answer, 404, "member_not_found")["detail"] == "No member matches that."
 

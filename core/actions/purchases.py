@@ -81,7 +81,8 @@ async def purchase(
     """
     purchases.check_amount(club.rules, amount)  # refused before it could be held for a button
     reference = purchases.clean_reference(reference or key)
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: AsyncSession) -> Recorded | Held:
         await branches.by_code(session, branch)
         member = await members.find(session, member_query)
         held = PendingPurchase(member.id, amount, reference, branch)
@@ -99,7 +100,9 @@ async def purchase(
             await notices.write_to(
                 session, member, notices.about(result.purchase, "purchase"), text
             )
-    return Recorded(member, result)
+        return Recorded(member, result)
+
+    return await club.write(unit)
 
 
 async def decide_purchase(
