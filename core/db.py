@@ -13,11 +13,11 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import (
 Session: TypeAlias = AsyncSession
 #: Where sessions come from (the club's ``sessions``): pass it to :func:`transaction`.
 Sessions: TypeAlias = async_sessionmaker[AsyncSession]
+M = TypeVar("M")  # a mapped class
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -126,6 +127,24 @@ def insert_for(session: Session, table: Any) -> Any:
     one statement that inserts or leaves a row, so two writers of one key never collide."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def insert_once(session: Session, row: M) -> M | None:
+    """Write the new ``row`` unless one of its unique keys is taken: the written row, as the ORM
+    loads it, or None if an earlier or concurrent writer holds the key.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` instead of the look, savepoint, insert and
+    release (and the look again after losing a race) that the ORM would need for the same answer.
+    Attributes left unset take their column defaults.
+    """
+    model = type(row)
+    values = {
+        column.key: value
+        for column in inspect(model).column_attrs
+        if (value := getattr(row, column.key)) is not None
+    }
+    statement = insert_for(session, model).values(values).on_conflict_do_nothing()
+    return await session.scalar(statement.returning(model))
 
 
 def alembic_config() -> Config:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import lots
+from core.db import insert_once
 from core.errors import IdempotencyConflict, InsufficientPoints, InvalidInput, MemberNotFound
 from core.models import EntryKind, LedgerEntry, Member, PointsLot, utcnow
 
@@ -300,37 +300,32 @@ async def _move(
 ) -> LedgerEntry:
     """Write one entry and its balance and lot changes atomically, or replay an earlier one."""
     member = await lock_member(session, entry.member_id)
-    existing = await by_key(session, entry.idempotency_key)
-    if existing is not None:
-        return _same_operation(existing, entry)
     if entry.delta < 0 and member.balance < -entry.delta:
-        raise InsufficientPoints(balance=member.balance, needed=-entry.delta)
-    try:
-        async with session.begin_nested():
-            session.add(entry)
-            await session.flush()
-            member.balance += entry.delta
-            if expires_at is not None:
-                session.add(
-                    PointsLot(
-                        member_id=entry.member_id,
-                        entry_id=entry.id,
-                        points=entry.delta,
-                        remaining=entry.delta,
-                        earned_at=entry.created_at,
-                        expires_at=expires_at,
-                    )
-                )
-            elif restore_from is not None:
-                await lots.restore(session, member, entry, restore_from)
-            else:
-                await lots.draw(session, entry, first_lot_id)
-            await session.flush()
-    except IntegrityError:
-        # A concurrent call with the same key won the race; its entry is the answer.
         existing = await by_key(session, entry.idempotency_key)
-        if existing is None:
-            raise
-        await session.refresh(member)
+        if existing is not None:  # a retry of a debit that went through: its answer stands
+            return _same_operation(existing, entry)
+        raise InsufficientPoints(balance=member.balance, needed=-entry.delta)
+    written = await insert_once(session, entry)
+    if written is None:  # the key was used, by this call's first try or a concurrent one
+        existing = await by_key(session, entry.idempotency_key)
+        if existing is None:  # the key is the table's only unique column besides the id
+            raise RuntimeError(f"ledger key {entry.idempotency_key!r} taken by no entry")
         return _same_operation(existing, entry)
-    return entry
+    member.balance += written.delta
+    if expires_at is not None:
+        session.add(
+            PointsLot(
+                member_id=written.member_id,
+                entry_id=written.id,
+                points=written.delta,
+                remaining=written.delta,
+                earned_at=written.created_at,
+                expires_at=expires_at,
+            )
+        )
+    elif restore_from is not None:
+        await lots.restore(session, member, written, restore_from)
+    else:
+        await lots.draw(session, written, first_lot_id)
+    await session.flush()
+    return written

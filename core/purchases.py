@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import branches, ledger, referrals, surveys, tiers
 from core.clock import after_days
+from core.db import insert_once
 from core.digits import to_latin_digits
 from core.errors import (
     AlreadyRefunded,
@@ -109,30 +109,28 @@ async def record(
     member = await ledger.lock_member(session, member_id)
     if member.status not in EARNING:
         raise MemberInactive(member_id=member_id)
-    await _refuse_taken(session, branch_id, reference, member_id, amount)
 
     tier_before, balance_before = member.tier, member.balance
     points = rules.purchase_points(amount, tier_before)
     pending_days = rules.earn.pending_days
-    purchase = Purchase(
-        member_id=member_id,
-        branch_id=branch_id,
-        amount=amount,
-        currency=rules.currency,
-        reference=reference,
-        points=points,
-        actor_id=actor_id,
-        created_at=now,
-        status=PurchaseStatus.PENDING if pending_days else PurchaseStatus.COMPLETED,
-        available_at=after_days(now, pending_days) if pending_days else None,
+    purchase = await insert_once(
+        session,
+        Purchase(
+            member_id=member_id,
+            branch_id=branch_id,
+            amount=amount,
+            currency=rules.currency,
+            reference=reference,
+            points=points,
+            actor_id=actor_id,
+            created_at=now,
+            status=PurchaseStatus.PENDING if pending_days else PurchaseStatus.COMPLETED,
+            available_at=after_days(now, pending_days) if pending_days else None,
+        ),
     )
-    try:
-        async with session.begin_nested():
-            session.add(purchase)
-            await session.flush()
-    except IntegrityError:
+    if purchase is None:  # the reference is taken: a retry, or another purchase's
         await _refuse_taken(session, branch_id, reference, member_id, amount)
-        raise
+        raise RuntimeError(f"reference {reference!r} taken by no purchase")
     reward = None
     if not pending_days:
         reward = await _complete(session, rules, member, purchase, now)

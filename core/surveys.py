@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core import messaging, outbox
-from core.db import insert_for
+from core.db import insert_for, insert_once
 from core.errors import AlreadyAnswered, AlreadyCommented, InvalidInput, SurveyNotFound, SurveyStale
 from core.models import (
     Delivery,
@@ -89,20 +89,14 @@ async def _invite(
     member = await session.get(Member, member_id)
     if member is None or not member.surveys_enabled:
         return None
-    existing = await session.scalar(
-        select(SurveyInvite).where(SurveyInvite.touchpoint == touchpoint)
-    )
-    if existing is not None:
-        return existing
-    invite = SurveyInvite(
-        member_id=member_id, kind=kind, touchpoint=touchpoint, due_at=due_at, status=PENDING,
-        created_at=now,
+    invite = await insert_once(
+        session,
+        SurveyInvite(
+            member_id=member_id, kind=kind, touchpoint=touchpoint, due_at=due_at, status=PENDING,
+            created_at=now,
+        ),
     )  # fmt: skip
-    try:
-        async with session.begin_nested():
-            session.add(invite)
-            await session.flush()
-    except IntegrityError:  # written concurrently: once is enough
+    if invite is None:  # written before, or concurrently: once is enough
         return await session.scalar(
             select(SurveyInvite).where(SurveyInvite.touchpoint == touchpoint)
         )
