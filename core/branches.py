@@ -87,11 +87,18 @@ async def of_chat(club: Club, chat_id: int) -> Branch | None:
 
 
 async def by_code(session: AsyncSession, code: str) -> Branch:
-    """:raises BranchNotFound: no branch has this code."""
-    branch = await _by(session, Branch.code == code)
-    if branch is None:
-        raise BranchNotFound(branch=code)
-    return branch
+    """:raises BranchNotFound: no branch has this code.
+
+    Read once per transaction: a purchase names its branch twice (the desk, then the row), and
+    branches are only ever added, never changed.
+    """
+    known: dict[str, Branch] = session.info.setdefault("branches_by_code", {})
+    if code not in known:
+        branch = await _by(session, Branch.code == code)
+        if branch is None:
+            raise BranchNotFound(branch=code)
+        known[code] = branch
+    return known[code]
 
 
 async def id_of(session: AsyncSession, code: str | None) -> int:

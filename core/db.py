@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -125,8 +126,11 @@ def writer_queue(engine: AsyncEngine) -> asyncio.Lock:
 def insert_for(session: Session, table: Any) -> Any:
     """``INSERT`` of the session's dialect, which has ``ON CONFLICT`` (plain SQLAlchemy has not):
     one statement that inserts or leaves a row, so two writers of one key never collide."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return _insert_of(session.get_bind().dialect.name)(table)
+
+
+def _insert_of(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 async def insert_once(session: Session, row: M) -> M | None:
@@ -135,7 +139,9 @@ async def insert_once(session: Session, row: M) -> M | None:
 
     One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` instead of the look, savepoint, insert and
     release (and the look again after losing a race) that the ORM would need for the same answer.
-    Attributes left unset take their column defaults.
+    The statement is built once per table and dialect, the row goes as its parameters: built per
+    call with the values inside, it cost more than the write. Attributes left unset take their
+    column defaults.
     """
     model = type(row)
     values = {
@@ -143,8 +149,13 @@ async def insert_once(session: Session, row: M) -> M | None:
         for column in inspect(model).column_attrs
         if (value := getattr(row, column.key)) is not None
     }
-    statement = insert_for(session, model).values(values).on_conflict_do_nothing()
-    return await session.scalar(statement.returning(model))
+    statement = _insert_once_statement(session.get_bind().dialect.name, model)
+    return (await session.scalars(statement, [values])).one_or_none()
+
+
+@functools.cache
+def _insert_once_statement(dialect: str, model: type) -> Any:
+    return _insert_of(dialect)(model).on_conflict_do_nothing().returning(model)
 
 
 def alembic_config() -> Config:

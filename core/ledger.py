@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from core import lots
 from core.db import insert_once
@@ -36,7 +37,17 @@ MAX_MOVEMENT = 10**12
 
 
 async def lock_member(session: AsyncSession, member_id: int) -> Member:
-    """The member row, locked for this transaction and re-read from the database."""
+    """The member row, locked for this transaction and re-read from the database.
+
+    Once per transaction: a purchase locks its member, then its credit does again, and by then the
+    row is this transaction's alone, so the session's copy is current. Any bulk ``UPDATE`` or
+    ``DELETE`` through the session, or the end of a transaction or savepoint (a savepoint rolled
+    back lets go of the locks taken inside it on PostgreSQL), makes the next call read and lock
+    again.
+    """
+    locked: set[int] = session.info.setdefault(_LOCKED, set())
+    if member_id in locked and (member := await session.get(Member, member_id)) is not None:
+        return member
     member = await session.scalar(
         select(Member)
         .where(Member.id == member_id)
@@ -45,7 +56,22 @@ async def lock_member(session: AsyncSession, member_id: int) -> Member:
     )
     if member is None:
         raise MemberNotFound(member_id=member_id)
+    locked.add(member_id)
     return member
+
+
+_LOCKED = "locked_members"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_locks_on_bulk_change(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete:
+        state.session.info.pop(_LOCKED, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_locks_at_the_end(session: Session, _transaction: SessionTransaction) -> None:
+    session.info.pop(_LOCKED, None)
 
 
 async def credit(
