@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from core.club import Club
-from core.db import transaction
+from core.db import Session, insert_once, transaction
 from core.models import ApiRequest
 
 
@@ -43,18 +42,15 @@ async def remember(
     club: Club, key_id: int, idem_key: str, fingerprint: str, status: int, body: Any
 ) -> Stored:
     """Keep this answer for ``idem_key``; if a racing twin kept one first, that one stays."""
-    try:
-        async with transaction(club.sessions) as session:
-            session.add(
-                ApiRequest(
-                    api_key_id=key_id,
-                    idempotency_key=idem_key,
-                    fingerprint=fingerprint,
-                    status=status,
-                    body=body,
-                )
-            )
-    except IntegrityError:
+    row = ApiRequest(
+        api_key_id=key_id, idempotency_key=idem_key, fingerprint=fingerprint, status=status,
+        body=body,
+    )  # fmt: skip
+
+    async def unit(session: Session) -> bool:
+        return await insert_once(session, row) is not None
+
+    if not await club.write(unit):
         earlier = await recall(club, key_id, idem_key)
         assert earlier is not None  # the row that collided is committed
         return earlier

@@ -17,7 +17,6 @@ from core import audit, branches, confirmations, events, members, notices, purch
 from core.audit import Actor
 from core.club import Club
 from core.confirmations import PendingPurchase
-from core.db import transaction
 from core.errors import InvalidPhone
 from core.models import Member, StaffConfirmation
 from core.phones import normalize_phone
@@ -115,7 +114,8 @@ async def decide_purchase(
     already decided by another press.
     """
     decision = confirmations.CONFIRMED if confirm else confirmations.CANCELLED
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: AsyncSession) -> Decided | None:
         request = await confirmations.held(session, confirmation_id)
         if request is None or branch not in (None, PendingPurchase.of(request).branch):
             return None
@@ -129,7 +129,9 @@ async def decide_purchase(
         result = None
         if confirm:
             result = await _record(session, club.rules, actor, held, confirmation_id=decided.id)
-    return Decided(member, held, result)
+        return Decided(member, held, result)
+
+    return await club.write(unit)
 
 
 async def refund(
@@ -146,7 +148,8 @@ async def refund(
     A second refund of the same reference is refused (:class:`~core.errors.AlreadyRefunded`).
     ``render``: the member's (and the referrer's) notice in the outbox, as for :func:`purchase`.
     """
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: AsyncSession) -> Refunded:
         where = await branches.by_code(session, branch)
         result = await purchases.refund(session, reference, actor_id=actor.id, branch_id=where.id)
         member = await members.get(session, result.purchase.member_id)
@@ -170,7 +173,9 @@ async def refund(
                 told = render(notices.CLAWBACK, referrer, clawback=clawback)
                 key = notices.about(result.purchase, "clawback")
                 await notices.write_to(session, referrer, key, told)
-    return Refunded(member, result, referrer)
+        return Refunded(member, result, referrer)
+
+    return await club.write(unit)
 
 
 async def _record(
