@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from core import adjustments, audit, ledger, members
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
+from core.db import Session
 from core.errors import BashgahError, IdempotencyConflict
 from core.models import Member
 
@@ -55,7 +55,8 @@ async def adjust(
     rules = club.rules
     if abs(delta) > rules.adjust.staff_limit and not admin:
         raise AdminsOnlyAbove(limit=rules.adjust.staff_limit)
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Adjusted:
         member = await members.find(session, member_query)
         before = _snapshot(member)
         earlier = await ledger.by_key(session, key)
@@ -71,7 +72,9 @@ async def adjust(
             session, actor, action="award" if delta > 0 else "deduct", member_id=member.id,
             before=before, after={**_snapshot(member), "points": delta, "reason": reason},
         )  # fmt: skip
-    return Adjusted(member, delta, reason, replayed=False)
+        return Adjusted(member, delta, reason, replayed=False)
+
+    return await club.write(unit)
 
 
 def _snapshot(member: Member) -> dict[str, object]:

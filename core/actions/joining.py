@@ -109,7 +109,8 @@ async def make_invite_link(club: Club, actor: Actor, *, uses: int, days: int) ->
     :raises InvalidNumber: ``uses`` or ``days`` outside 1 to their maximum.
     """
     invitations.check_bounds(uses, days)
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> InviteLinkMade:
         made = await invitations.create(
             session, uses=uses, days=days, created_by=actor.id, now=utcnow()
         )
@@ -117,7 +118,9 @@ async def make_invite_link(club: Club, actor: Actor, *, uses: int, days: int) ->
             session, actor, action="invite_link",
             after={"invitation": made.id, "uses": uses, "days": days},
         )  # fmt: skip
-    return InviteLinkMade(made)
+        return InviteLinkMade(made)
+
+    return await club.write(unit)
 
 
 async def join(
@@ -185,7 +188,8 @@ async def register(
     :raises InvalidPhone: the phone is not a valid number.
     :raises InvalidInput: the name is empty or too long.
     """
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Registered:
         member, created = await members.register(
             session, club.rules, phone=phone, name=name, birthday=birthday,
             locale=club.settings.locale,
@@ -196,31 +200,42 @@ async def register(
                 after={"named": member.name is not None, "birthday": birthday is not None},
             )  # fmt: skip
             await events.emit(session, events.MEMBER_JOINED, events.about(member, source="till"))
-    return Registered(member, created)
+        return Registered(member, created)
+
+    return await club.write(unit)
 
 
 async def verify_phone(club: Club, actor: Actor, phone: str) -> PhoneVerified:
     """The member shared their own contact: the number is theirs, verified, whoever held it."""
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> PhoneVerified:
         member = await member_of(session, actor)
         claim = await members.verify_phone(session, member.id, phone)
-    return PhoneVerified(member, claim.displaced)
+        return PhoneVerified(member, claim.displaced)
+
+    return await club.write(unit)
 
 
 async def answer_profile(club: Club, actor: Actor, section: str, option: str) -> ProfileSaved:
     """A profile button: the option becomes the section's answer, or is toggled in a section of
     several (:func:`core.profile.profile_answer`); an unknown one is :class:`InvalidInput`."""
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> ProfileSaved:
         member = await member_of(session, actor)
         value = profile.profile_answer(member.profile, section, option)
         member = await members.update_profile(session, member.id, answers={section: value})
-    return ProfileSaved(member)
+        return ProfileSaved(member)
+
+    return await club.write(unit)
 
 
 async def set_city(club: Club, actor: Actor, city: str) -> ProfileSaved:
     """The typed city (:func:`core.profile.clean_city`, else :class:`InvalidInput`)."""
     cleaned = profile.clean_city(city)
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> ProfileSaved:
         member = await member_of(session, actor)
         member = await members.update_profile(session, member.id, city=cleaned)
-    return ProfileSaved(member)
+        return ProfileSaved(member)
+
+    return await club.write(unit)

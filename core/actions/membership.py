@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit, members, reachability
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
+from core.db import Session, transaction
 from core.errors import NotJoined
 from core.models import Member, MemberStatus
 
@@ -49,7 +49,8 @@ async def erase(club: Club, actor: Actor, member_query: str) -> Erased:
     The audit entry keeps what the books need, never the name or number being erased. Erasing
     again finds nobody (an erased member is not found by number).
     """
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Erased:
         member = await members.find(session, member_query)
         before = {"status": str(member.status), "balance": member.balance}
         await members.anonymize(session, member.id)
@@ -57,12 +58,17 @@ async def erase(club: Club, actor: Actor, member_query: str) -> Erased:
             session, actor, action="erase", member_id=member.id,
             before=before, after={"status": "erased"},
         )  # fmt: skip
-    return Erased(member)
+        return Erased(member)
+
+    return await club.write(unit)
 
 
 async def forget(club: Club, actor: Actor) -> Erased:
     """``/forget``: the member erases their own personal data; pressed again, :class:`NotJoined`."""
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Erased:
         member = await member_of(session, actor)
         await members.anonymize(session, member.id)
-    return Erased(member)
+        return Erased(member)
+
+    return await club.write(unit)

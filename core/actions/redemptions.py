@@ -14,7 +14,7 @@ from core import allocation, audit, branches, events, members, redemptions, rewa
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
+from core.db import Session, transaction
 from core.errors import RewardUnavailable
 from core.models import Member, Redemption, Reward, utcnow
 
@@ -104,39 +104,49 @@ async def redeem(club: Club, actor: Actor, reward_id: int, *, key: str) -> Hande
     The request is keyed by the member too, so a button pressed again after /forget and a new
     join is a new request of the new member, never a replay showing the previous member's code.
     """
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Handed:
         member = await member_of(session, actor)
         redemption = await redemptions.redeem(
             session, club.rules, member.id, reward_id, request_key=_of_member(key, member.id)
         )
         reward = await rewards.get(session, redemption.reward_id)
-    return Handed(member, reward, redemption)
+        return Handed(member, reward, redemption)
+
+    return await club.write(unit)
 
 
 async def cancel_code(club: Club, actor: Actor, redemption_id: int) -> Cancelled:
     """The member cancels one of their open codes and has its points back; a code of someone
     else's is not found, and a second cancel is refused (:class:`~core.errors.CodeCancelled`)."""
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Cancelled:
         member = await member_of(session, actor)
         redemption = await redemptions.cancel(session, redemption_id, member_id=member.id)
         await session.refresh(member)
-    return Cancelled(member, redemption)
+        return Cancelled(member, redemption)
+
+    return await club.write(unit)
 
 
 async def enter_lottery(club: Club, actor: Actor, reward_id: int) -> Entered:
     """The member enters a lottery; entering again changes nothing."""
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Entered:
         member = await member_of(session, actor)
         await allocation.enter_lottery(session, club.rules, member.id, reward_id)
         reward = await rewards.get(session, reward_id)
-    return Entered(member, reward)
+        return Entered(member, reward)
+
+    return await club.write(unit)
 
 
 async def confirm(club: Club, actor: Actor, code: str, *, branch: str = branches.MAIN) -> Handed:
     """``/confirm <code>``: staff of ``branch`` hand the reward over, audited; the redemption
     records the branch. A code is handed over once: again, it is
     :class:`~core.errors.AlreadyConfirmed`."""
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Handed:
         where = await branches.by_code(session, branch)
         redemption = await redemptions.confirm(session, code, actor_id=actor.id, branch_id=where.id)
         member = await members.get(session, redemption.member_id)
@@ -147,7 +157,9 @@ async def confirm(club: Club, actor: Actor, code: str, *, branch: str = branches
         )  # fmt: skip
         handed = events.redemption(member, reward, redemption, branch=branch)
         await events.emit(session, events.REWARD_CONFIRMED, handed)
-    return Handed(member, reward, redemption)
+        return Handed(member, reward, redemption)
+
+    return await club.write(unit)
 
 
 def _of_member(key: str, member_id: int) -> str:

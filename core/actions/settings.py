@@ -10,7 +10,7 @@ from core import members
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
+from core.db import Session
 from core.models import Member
 
 SETTINGS = frozenset({"locale", "offers_enabled", "surveys_enabled", "quiet_start", "quiet_end"})
@@ -34,8 +34,11 @@ async def change(club: Club, actor: Actor, changes: dict[str, object]) -> Settin
     unknown = set(changes) - SETTINGS
     if unknown:
         raise ValueError(f"not settings: {sorted(unknown)}")
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> SettingsSaved:
         member = await member_of(session, actor)
         if changes:
             member = await members.update_profile(session, member.id, **changes)
-    return SettingsSaved(member, bool(changes))
+        return SettingsSaved(member, bool(changes))
+
+    return await club.write(unit)

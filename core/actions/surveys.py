@@ -17,7 +17,7 @@ from core import audit, members, survey_reports, surveys
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
+from core.db import Session, transaction
 from core.models import Member, SurveyAnswer, SurveyKind, utcnow
 from core.survey_reports import Report
 
@@ -48,10 +48,13 @@ class FollowUp:
 
 async def answer(club: Club, actor: Actor, invite_id: int, score: int) -> Answered:
     """The member's one-tap answer to a survey they were sent (:func:`core.surveys.answer`)."""
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Answered:
         member = await member_of(session, actor)
         recorded = await surveys.answer(session, club.rules, invite_id, member.id, score)
-    return Answered(member, recorded, low=surveys.needs_follow_up(recorded))
+        return Answered(member, recorded, low=surveys.needs_follow_up(recorded))
+
+    return await club.write(unit)
 
 
 async def comment(club: Club, actor: Actor, answer_id: int, text: str) -> Commented:
@@ -62,16 +65,20 @@ async def comment(club: Club, actor: Actor, answer_id: int, text: str) -> Commen
     :raises AlreadyCommented: commented before.
     :raises SurveyNotFound: no such answer, or not this member's.
     """
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> Commented:
         member = await member_of(session, actor)
         found = await surveys.add_comment(session, answer_id, member.id, text)
-    return Commented(member, found)
+        return Commented(member, found)
+
+    return await club.write(unit)
 
 
 async def follow_up(club: Club, actor: Actor, answer_id: int) -> FollowUp:
     """A staff member takes a low answer's follow-up; the first one is recorded and audited."""
     now = utcnow()
-    async with transaction(club.sessions) as session:
+
+    async def unit(session: Session) -> FollowUp:
         result = await surveys.take_follow_up(session, answer_id, actor.id, actor.name, now)
         found = result.answer
         member = await members.get(session, found.member_id)
@@ -81,7 +88,9 @@ async def follow_up(club: Club, actor: Actor, answer_id: int) -> FollowUp:
                 after={"answer_id": found.id, "kind": str(found.kind), "score": found.score},
                 now=now,
             )  # fmt: skip
-    return FollowUp(member, found, taken=result.taken)
+        return FollowUp(member, found, taken=result.taken)
+
+    return await club.write(unit)
 
 
 async def report(club: Club, actor: Actor, kind: SurveyKind | str, days: int) -> Report:
