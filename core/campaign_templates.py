@@ -63,7 +63,7 @@ _CONSTRUCTS: Final = {
     nodes.Macro: "macro", nodes.CallBlock: "macro", nodes.Call: "call", nodes.Assign: "set",
     nodes.AssignBlock: "set", nodes.Include: "include", nodes.Import: "include",
     nodes.FromImport: "include", nodes.Extends: "include", nodes.Block: "include",
-    nodes.FilterBlock: "filter_block", nodes.With: "set", nodes.Dict: "dict",
+    nodes.With: "set",
 }  # fmt: skip
 _UNDEFINED = re.compile(r"'([^']{1,40})' is undefined")
 
@@ -130,6 +130,8 @@ def allowed(tree: nodes.Template) -> None:
 
 def _visit(node: nodes.Node, targets: frozenset[str], *, in_loop: bool) -> None:
     line = node.lineno
+    if isinstance(node, nodes.Call):
+        _visit(node.node, targets, in_loop=in_loop)  # ``lipsum()`` is refused as ``lipsum``
     if not isinstance(node, _NODES):
         construct = next((c for kind, c in _CONSTRUCTS.items() if isinstance(node, kind)), "other")
         raise InvalidTemplate("not_allowed", construct=construct, name="", line=line)
