@@ -22,6 +22,7 @@ and synchronous so that process can import it without the database or Telegram c
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
@@ -179,14 +180,24 @@ def render(template: str, variables: Mapping[str, object]) -> str:
     return render_compiled(compile_template(template), variables)
 
 
-def check_template(text: str) -> str:
+def check_template(text: str, *, within: float | None = None) -> str:
     """Refuse what the whitelist does not hold, trial-render with sample values, and check the
-    message's HTML as Telegram reads it; :class:`InvalidTemplate` says what to fix."""
+    message's HTML as Telegram reads it; :class:`InvalidTemplate` says what to fix.
+
+    ``within`` is the seconds one member's message may take (:mod:`core.template_worker`'s share
+    of a batch's budget per message): a template slower than that passes a check of one message
+    but would fail every campaign run, so it is ``too_slow_per_member`` (``limit``, in ms) now.
+    """
     if not text.strip():
         raise InvalidTemplate("empty")
     if len(text) > MAX_TEMPLATE:
         raise InvalidTemplate("too_long", text[:40], limit=MAX_TEMPLATE)
-    found = telegram_html.problem(render(text, dict.fromkeys(VARIABLES, "x")))
+    template = compile_template(text)
+    started = time.perf_counter()
+    message = render_compiled(template, dict.fromkeys(VARIABLES, "x"))
+    if within is not None and time.perf_counter() - started > within:
+        raise InvalidTemplate("too_slow_per_member", text[:40], limit=round(within * 1000))
+    found = telegram_html.problem(message)
     if found is not None:
         raise InvalidTemplate(
             found.reason, text[:40], tag=found.tag, attribute=found.attribute,

@@ -15,13 +15,16 @@ from core.locales import LOCALES
 from texts import Translator
 
 TRANSLATOR = Translator(ZoneInfo("Asia/Tehran"))
-# A single loop of legal steps: each power is small, but a thousand rounds of thirty of them is
-# seconds of work (tens of seconds on a loaded machine), far past the budget.
-BUSY = (
-    "{% for c in '" + "x" * 1000 + "' %}"
-    + "{% if ((7 ** (5000 + c|length))|string)|length > 0 %}{% endif %}" * 30
-    + "{% endfor %}"
-)  # fmt: skip
+
+
+def busy(characters: int, rounds: int) -> str:
+    """A single loop of legal steps: each power is small, but it takes a few milliseconds to print
+    and rounds of them add up."""
+    power = "{% if ((7 ** (5000 + c|length))|string)|length > 0 %}{% endif %}"
+    return "{% for c in '" + "x" * characters + "' %}" + power * rounds + "{% endfor %}"
+
+
+BUSY = busy(1000, 30)  # seconds of work (tens on a loaded machine), far past the budget
 
 HOSTILE = [
     ("{% for a in name %}{% for b in name %}{{ a }}{{ b }}{% endfor %}{% endfor %}",
@@ -108,6 +111,18 @@ async def test_a_busy_template_is_stopped_by_the_time_budget_and_the_next_one_re
     en = TRANSLATOR("en", "errors/invalid_template", **stopped.value.details)
     assert "ثانیه" in fa and "2 seconds" in en
     assert await template_worker.render_each("سلام {{ name }}", [{"name": "سارا"}]) == ["سلام سارا"]
+
+
+async def test_a_template_too_slow_to_build_for_every_member_is_refused() -> None:
+    """A fifth of a second fits the check's budget, but not a campaign's thousands of members."""
+    with pytest.raises(InvalidTemplate) as refused:
+        await template_worker.check(busy(800, 1))
+    assert refused.value.details == {
+        "reason": "too_slow_per_member", "limit": round(template_worker.MESSAGE_SECONDS * 1000)
+    }  # fmt: skip
+    fa = TRANSLATOR("fa", "errors/invalid_template", **refused.value.details)
+    en = TRANSLATOR("en", "errors/invalid_template", **refused.value.details)
+    assert "۵۰ میلی‌ثانیه" in fa and "50 milliseconds per member" in en
 
 
 async def test_ordinary_templates_render_for_each_member_as_before() -> None:
