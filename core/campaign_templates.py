@@ -77,9 +77,9 @@ class StaffSandbox(SandboxedEnvironment):
     """Jinja's sandbox with nothing in it that a staff message does not need.
 
     The sandbox already keeps templates away from Python internals; this one also takes away its
-    globals and all but :data:`FILTERS`, refuses calls, and sizes ``*``, ``**`` and ``%`` before
-    computing them (Jinja folds constant arithmetic while compiling, unless it is intercepted, so
-    ``'x' * 10**9`` would otherwise be computed by the compiler itself).
+    globals and all but :data:`FILTERS`, refuses calls, repeated lists and ``%`` on text, and sizes
+    ``*`` and ``**`` before computing them (Jinja folds constant arithmetic while compiling unless
+    it is intercepted, so ``'x' * 10**9`` would otherwise be computed by the compiler itself).
     """
 
     intercepted_binops = frozenset({"*", "**", "%"})
@@ -95,9 +95,11 @@ class StaffSandbox(SandboxedEnvironment):
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "%" and isinstance(left, str):
             raise SecurityError("no printf formatting")  # "%999999999d" pads without a limit
-        if operator == "*" and isinstance(right, int) and hasattr(left, "__len__"):
+        if operator == "*" and (isinstance(left, list | tuple) or isinstance(right, list | tuple)):
+            raise SecurityError("no repeated lists")  # printed, [[s] * n] * n is n * n * len(s)
+        if operator == "*" and isinstance(left, str) and isinstance(right, int):
             _fits(len(left) * right)
-        elif operator == "*" and isinstance(left, int) and hasattr(right, "__len__"):
+        elif operator == "*" and isinstance(left, int) and isinstance(right, str):
             _fits(len(right) * left)
         elif operator == "*" and isinstance(left, int) and isinstance(right, int):
             _fits_number(left.bit_length() + right.bit_length())
