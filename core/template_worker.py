@@ -57,7 +57,7 @@ async def render_each(template: str, variables: Sequence[Mapping[str, object]]) 
     if not variables:
         return []
     seconds = BUDGET_SECONDS + MESSAGE_SECONDS * len(variables)
-    job = {"template": template, "variables": list(variables), "check": False}
+    job = {"template": template, "variables": [dict(v) for v in variables], "check": False}
     return await _run(template, job, seconds)
 
 

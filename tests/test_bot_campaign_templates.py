@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.context import BotContext
+from bot.notifications import campaigns as campaign_runs
 from bot.shell import MEMBER, Driver
-from core.models import Campaign
+from core.models import Campaign, Delivery, utcnow
 from tests.conftest import STAFF_CHAT_ID, BotHarness
 from tests.test_bot_staff_words import _as_staff, _join
 from tests.test_campaign_templates import BUSY
@@ -46,23 +49,46 @@ async def test_hostile_templates_are_asked_again_with_why_in_persian(bot: BotHar
         assert list(await s.scalars(select(Campaign))) == []
 
 
-async def test_points_is_answered_at_once_while_a_heavy_template_is_checked(
-    bot: BotHarness,
-) -> None:
-    await _join(bot)
+async def _points_while(bot: BotHarness, busy: asyncio.Task[object]) -> None:
+    """Send a member's /points again and again for as long as ``busy`` runs: each is answered
+    within :data:`ANSWERED_WITHIN`, and there were several (``busy`` lasted a while)."""
     member = Driver.for_member(bot.app, bot.standin)
     member.as_member(MEMBER)
-    await _new_campaign(bot)
-
-    checking = asyncio.create_task(bot.chat.send(BUSY))
     waits = []
-    while not checking.done():  # /points, again and again, for as long as the check goes on
+    while not busy.done():
         started = time.perf_counter()
         answers = await member.send("/points")
         waits.append(time.perf_counter() - started)
         assert any(a.params.get("chat_id") == MEMBER["id"] for a in answers)
-
     assert max(waits) < ANSWERED_WITHIN, waits
-    assert len(waits) >= 3, waits  # the check lasted a while, and /points was answered meanwhile
+    assert len(waits) >= 3, waits
+
+
+async def test_points_is_answered_at_once_while_a_heavy_template_is_checked(
+    bot: BotHarness,
+) -> None:
+    await _join(bot)
+    await _new_campaign(bot)
+
+    checking = asyncio.create_task(bot.chat.send(BUSY))
+    await _points_while(bot, checking)
+
     [refused] = [a for a in checking.result() if a.params.get("chat_id") == STAFF_CHAT_ID]
     assert "ثانیه بیشتر طول کشید" in refused.text
+
+
+async def test_points_is_answered_at_once_while_a_campaign_renders(bot: BotHarness) -> None:
+    """A campaign saved before templates were checked renders within the budget, and is skipped."""
+    await _join(bot)
+    async with bot.club.sessions() as s, s.begin():
+        s.add(Campaign(name="Old", template=BUSY, segment="tier >= bronze", runs=0,
+                       run_at=utcnow(), next_run_at=utcnow() - timedelta(minutes=1),
+                       status="scheduled"))  # fmt: skip
+
+    running = asyncio.create_task(campaign_runs.run_due(BotContext(bot.app)))
+    await _points_while(bot, running)
+
+    await running  # the run failed its budget, was logged and skipped
+    async with bot.club.sessions() as s:
+        assert list(await s.scalars(select(Delivery))) == []
+        assert (await s.scalar(select(Campaign))).runs == 0
