@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -39,6 +40,7 @@ BUDGET_SECONDS: Final = 2.0  # a check, or a batch's fixed part
 # message renders in a tenth of a millisecond.
 MESSAGE_SECONDS: Final = 0.05
 MEMORY_BYTES: Final = 512 * 2**20
+NICENESS: Final = 10
 
 
 async def check(text: str) -> str:
@@ -114,6 +116,7 @@ _WORKER = _Worker()
 def serve() -> None:
     """The child: answer each job line on stdin with a line on stdout, until stdin closes."""
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    os.nice(NICENESS)  # on a busy machine, the bot's answers to members come first
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which closes stdin
     print("ready", flush=True)
     for line in sys.stdin:
