@@ -1,7 +1,7 @@
 """``/campaign_new``: name, message, segment, schedule, button, a preview, then confirm.
 
 Administrators only. Each answer is checked at once (a template that the sandbox refuses, that
-passes its time budget or whose HTML Telegram would refuse, a segment rule with a wrong token, a
+overruns its time budget or whose HTML Telegram would refuse, a segment rule with a wrong token, a
 date that does not exist) and asked again with what is wrong; nothing is saved until the
 confirmation. Templates are checked and previewed in :mod:`core.template_worker`'s process, so
 members' commands are answered while a heavy one is being checked. Questions use ``ForceReply``
