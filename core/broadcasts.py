@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import campaigns, holdouts, messaging, outbox, segments
+from core import campaigns, holdouts, messaging, outbox, segments, template_worker
 from core.campaigns import CampaignStatus
 from core.club import Club
 from core.db import transaction
@@ -138,7 +138,9 @@ async def run(
 
     Each message is keyed ``campaign:<id>:<run>:<member>`` and waits for the end of the member's
     quiet hours. The campaign's holdout (:mod:`core.holdouts`) gets no message and is recorded
-    instead. A template that fails for one member raises, and the whole run is rolled back.
+    instead. Each batch's messages are rendered in one job of :mod:`core.template_worker`, off the
+    event loop and within its time budget; a template that fails for one member raises, and the
+    whole run is rolled back.
     """
     campaign = await campaigns.get(session, campaign_id)
     if campaign.status != CampaignStatus.SCHEDULED:
@@ -149,16 +151,22 @@ async def run(
     members = await audience(session, rules, campaign.segment, now, tz)
     holdout = rules.campaigns.holdout_percent
     for start in range(0, len(members), BATCH):
+        sending: list[tuple[Recipient, datetime]] = []
         for recipient in await recipients(session, rules, members[start : start + BATCH], now):
             member = recipient.member
             send_at = messaging.send_after(member, rules, now, tz)
             if holdouts.held_out(campaign.id, member.id, holdout):
                 holdouts.hold_out(session, campaign.id, number, member.id, send_at)
-                continue
+            else:
+                sending.append((recipient, send_at))
+        texts = await template_worker.render_each(
+            campaign.template, [variables(recipient) for recipient, _ in sending]
+        )
+        for (recipient, send_at), text in zip(sending, texts, strict=True):
+            member = recipient.member
             row = await outbox.enqueue(
                 session, chat_id=member.telegram_id, kind=messaging.OFFER,
-                dedupe_key=f"campaign:{campaign.id}:{number}:{member.id}",
-                text=campaigns.render(campaign.template, variables(recipient)),
+                dedupe_key=f"campaign:{campaign.id}:{number}:{member.id}", text=text,
                 member_id=member.id, campaign_id=campaign.id, reply_markup=reply_markup,
                 not_before=send_at, now=now,
             )  # fmt: skip

@@ -1,37 +1,30 @@
 """Campaigns: a sandboxed message template, a segment, and a schedule.
 
-Templates are written by staff, so they render in Jinja's ``SandboxedEnvironment`` with autoescape
-on: a template cannot reach Python internals, and a member's name cannot inject HTML. A template is
-checked before it is saved by rendering it with sample values and reading the result as Telegram
-would (:mod:`core.telegram_html`): a ``<p>`` or an unclosed ``<b>`` is refused then, with what is
-wrong, rather than failing at every delivery. A campaign
-runs once at ``run_at`` or on a cron schedule in the club's time zone; each run writes its
-deliveries to the outbox under keys ``campaign:<id>:<run>:<member>``, so a run repeated after a
-crash writes nothing twice.
+Templates are written by staff: :mod:`core.campaign_templates` says what they may hold and renders
+them in a sandbox, and :mod:`core.template_worker` renders them off the event loop within a time
+budget. A template is checked there before its campaign is saved (by
+:func:`core.actions.campaigns.create`, before its transaction), so one that would fail fails then,
+with what is wrong, rather than at every delivery. A campaign runs once at ``run_at`` or on a cron
+schedule in the club's time zone; each run writes its deliveries to the outbox under keys
+``campaign:<id>:<run>:<member>``, so a run repeated after a crash writes nothing twice.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import telegram_html
-from core.errors import InvalidInput, InvalidTemplate
+# Re-exported: a campaign's template is part of what a campaign is.
+from core.campaign_templates import VARIABLES as VARIABLES
+from core.campaign_templates import check_template as check_template
+from core.campaign_templates import render as render
+from core.errors import InvalidInput
 from core.models import Campaign, utcnow
-
-MAX_TEMPLATE = 3000
-VARIABLES = ("name", "tier", "balance", "to_next_tier", "next_tier", "expiring_points",
-             "expiring_date", "referral_link", "member_number")  # fmt: skip
-_ENV = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 
 
 class CampaignStatus:
@@ -40,42 +33,6 @@ class CampaignStatus:
     PAUSED = "paused"
     CANCELLED = "cancelled"
     DONE = "done"
-
-
-_UNDEFINED = re.compile(r"'([^']{1,40})' is undefined")
-
-
-def check_template(text: str) -> str:
-    """Parse and trial-render a template with sample values, and check the message's HTML as
-    Telegram reads it; :class:`InvalidTemplate` says what to fix."""
-    if not text.strip():
-        raise InvalidTemplate("empty")
-    if len(text) > MAX_TEMPLATE:
-        raise InvalidTemplate("too_long", text[:40], limit=MAX_TEMPLATE)
-    found = telegram_html.problem(render(text, dict.fromkeys(VARIABLES, "x")))
-    if found is not None:
-        raise InvalidTemplate(
-            found.reason, text[:40], tag=found.tag, attribute=found.attribute,
-            expected=found.expected, line=found.line,
-        )  # fmt: skip
-    return text
-
-
-def render(template: str, variables: dict[str, Any]) -> str:
-    """The message for one member. Anything outside the sandbox fails as a typed error."""
-    try:
-        return _ENV.from_string(template).render(**variables).strip()
-    except TemplateSyntaxError as exc:
-        raise InvalidTemplate("syntax", template[:40], line=exc.lineno) from exc
-    except UndefinedError as exc:
-        name = _UNDEFINED.search(str(exc))
-        raise InvalidTemplate(
-            "undefined", template[:40], variable=name.group(1) if name else ""
-        ) from exc
-    except SecurityError as exc:
-        raise InvalidTemplate("unsafe", template[:40]) from exc
-    except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-        raise InvalidTemplate("broken", template[:40]) from exc
 
 
 def check_cron(expression: str, tz: ZoneInfo) -> CronTrigger:
@@ -111,8 +68,8 @@ async def create(
     session: AsyncSession, draft: Draft, tz: ZoneInfo, *, created_by: int | None,
     now: datetime | None = None,
 ) -> Campaign:  # fmt: skip
+    """The campaign scheduled; its template was checked by the caller, off the event loop."""
     now = now or utcnow()
-    check_template(draft.template)
     if (draft.run_at is None) == (draft.cron is None):
         raise InvalidInput("schedule_needed", draft.name)
     campaign = Campaign(

@@ -42,8 +42,11 @@ class InvalidTemplate(InvalidInput):
     or Telegram would refuse its HTML.
 
     ``reason`` is ``empty``, ``too_long`` (``limit``), ``syntax`` (``line``), ``undefined``
-    (``variable``), ``unsafe``, ``broken``, or one of :class:`core.telegram_html.HtmlProblem`'s
-    (with its ``tag``, ``attribute``, ``expected`` and ``line``), so the text can say what to fix.
+    (``variable``), ``unsafe``, ``broken``, ``not_allowed`` (``construct``, ``name``, ``line``: see
+    :func:`core.campaign_templates.allowed`), ``too_big`` (``limit``: the rendered message's),
+    ``too_slow`` (``seconds``: :mod:`core.template_worker`'s budget), ``too_slow_per_member``
+    (``limit``, in milliseconds), or one of :class:`core.telegram_html.HtmlProblem`'s (with its
+    ``tag``, ``attribute``, ``expected`` and ``line``), so the text can say what to fix.
     """
 
     code = "invalid_template"

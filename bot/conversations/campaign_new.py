@@ -1,8 +1,10 @@
 """``/campaign_new``: name, message, segment, schedule, button, a preview, then confirm.
 
-Administrators only. Each answer is checked at once (a template that fails the sandbox or whose
-HTML Telegram would refuse, a segment rule with a wrong token, a date that does not exist) and asked
-again with what is wrong; nothing is saved until the confirmation. Questions use ``ForceReply``
+Administrators only. Each answer is checked at once (a template that the sandbox refuses, that
+overruns its time budget or whose HTML Telegram would refuse, a segment rule with a wrong token, a
+date that does not exist) and asked again with what is wrong; nothing is saved until the
+confirmation. Templates are checked and previewed in :mod:`core.template_worker`'s process, so
+members' commands are answered while a heavy one is being checked. Questions use ``ForceReply``
 because in a group the bot only sees replies to itself.
 """
 
@@ -24,7 +26,7 @@ from bot.context import BotContext
 from bot.conversations import keyed_per_user
 from bot.staff_access import actor, staff_only
 from bot.staff_args import positive
-from core import campaigns, jalali, segments
+from core import campaigns, jalali, segments, template_worker
 from core.actions import campaigns as campaign_actions
 from core.errors import InvalidInput, InvalidTemplate, SegmentError
 from core.models import utcnow
@@ -64,7 +66,7 @@ async def name(update: Update, context: BotContext) -> int:
 
 async def template(update: Update, context: BotContext) -> int:
     try:
-        context.user_data[_DRAFT]["template"] = campaigns.check_template(_text(update))
+        context.user_data[_DRAFT]["template"] = await template_worker.check(_text(update))
     except InvalidTemplate as exc:
         await _ask(update, context, "campaign_new/bad_template", **exc.details)
         return TEMPLATE
@@ -127,7 +129,7 @@ async def button(update: Update, context: BotContext) -> int:
     except InvalidInput:
         await _ask(update, context, "campaign_new/button")
         return BUTTON
-    preview = campaigns.render(draft["template"], _sample(update, context))
+    [preview] = await template_worker.render_each(draft["template"], [_sample(update, context)])
     markup = keyboards.inline(
         [[(context.text(update, "buttons/campaign_save"), callbacks.CAMPAIGN.pack("save")),
           (context.text(update, "buttons/campaign_drop"), callbacks.CAMPAIGN.pack("drop"))]]
@@ -139,7 +141,7 @@ async def button(update: Update, context: BotContext) -> int:
     return CONFIRM
 
 
-def _sample(update: Update, context: BotContext) -> dict[str, object]:
+def _sample(update: Update, context: BotContext) -> dict[str, str]:
     """Preview on yourself: your own name, and the other values of a typical member."""
     sample = context.text(update, "campaign_new/sample_values").split("|")
     values = dict(zip(campaigns.VARIABLES, sample, strict=False))

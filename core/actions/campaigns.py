@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import audit, campaign_reports, campaigns, segments
+from core import audit, campaign_reports, campaigns, segments, template_worker
 from core.audit import Actor
 from core.campaign_reports import CampaignReport
 from core.campaigns import CampaignStatus, Draft
@@ -80,7 +80,12 @@ async def report(club: Club, actor: Actor, campaign_id: int) -> CampaignReport:
 
 
 async def create(club: Club, actor: Actor, draft: Draft) -> CampaignSaved:
-    """``/campaign_new``'s last step: the campaign scheduled, audited as ``campaign_new``."""
+    """``/campaign_new``'s last step: the campaign scheduled, audited as ``campaign_new``.
+
+    Its template is checked first, off the event loop and outside the transaction: a template
+    that takes its whole time budget holds neither the loop nor the database's write lock.
+    """
+    await template_worker.check(draft.template)
     async with transaction(club.sessions) as session:
         campaign = await campaigns.create(session, draft, club.settings.tz, created_by=actor.id)
         await audit.record(
