@@ -103,6 +103,9 @@ async def reward_referrer(
     """At the friend's first purchase of at least ``min_purchase``, thank the referrer (capped)."""
     if purchase.amount < rules.referral.min_purchase:
         return None
+    friend = await session.get(Member, purchase.member_id)  # locked by the purchase already
+    if friend is None or friend.referred_by_id is None:
+        return None  # nobody brought them: a referral is written only with this link
     referral = await session.scalar(
         select(Referral).where(
             Referral.referred_id == purchase.member_id,

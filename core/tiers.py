@@ -91,6 +91,8 @@ async def upgrade_if_reached(
     session: AsyncSession, rules: Rules, member: Member, now: datetime
 ) -> TierChange | None:
     """Move the member up as soon as their qualifying points reach a higher tier."""
+    if rules.next_tier(member.tier) is None:
+        return None  # at the top already: no sum of the window to read
     points = await qualifying_points(session, rules, member.id, now)
     reached = rules.tier_for(points)
     if rules.tier_rank(reached.key) <= rules.tier_rank(member.tier):
