@@ -19,7 +19,11 @@ def test_update_bench_prints_its_line() -> None:
 
 def test_purchase_bench_prints_its_line() -> None:
     line = purchase_bench.run(count=20, member_count=5)
-    assert re.fullmatch(rf"purchases: bot_per_s={NUMBER} core_per_s={NUMBER}", line)
+    assert re.fullmatch(
+        rf"purchases: core_per_s={NUMBER} bot_per_s={NUMBER} ceiling_per_s={NUMBER}"
+        rf" ratio={NUMBER}",
+        line,
+    )
 
 
 def test_api_bench_prints_its_line() -> None:
