@@ -18,7 +18,7 @@ from typing import Any, TypeAlias, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, inspect
+from sqlalchemy import Table, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 #: One unit of work, as faces and jobs hold it: core functions take it, nothing else is needed.
 Session: TypeAlias = AsyncSession
@@ -134,28 +136,37 @@ def _insert_of(dialect: str) -> Any:
 
 
 async def insert_once(session: Session, row: M) -> M | None:
-    """Write the new ``row`` unless one of its unique keys is taken: the written row, as the ORM
-    loads it, or None if an earlier or concurrent writer holds the key.
+    """Write the new ``row`` unless one of its unique keys is taken: ``row`` itself, now
+    persistent in the session, or None if an earlier or concurrent writer holds the key.
 
     One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` instead of the look, savepoint, insert and
     release (and the look again after losing a race) that the ORM would need for the same answer.
-    The statement is built once per table and dialect, the row goes as its parameters: built per
-    call with the values inside, it cost more than the write. Attributes left unset take their
-    column defaults.
+    It goes as a plain table statement, built once per table and dialect, with the row as its
+    parameters; what comes back (the id, the columns' defaults) is set on ``row`` as loaded, and
+    the row joins the session as if the ORM had read it. The ORM's own INSERT … RETURNING of
+    entities cost five times as much, more than the write itself.
     """
-    model = type(row)
+    mapper = inspect(type(row))
     values = {
         column.key: value
-        for column in inspect(model).column_attrs
-        if (value := getattr(row, column.key)) is not None
+        for attribute in mapper.column_attrs
+        if (value := getattr(row, attribute.key)) is not None
+        for column in attribute.columns[:1]
     }
-    statement = _insert_once_statement(session.get_bind().dialect.name, model)
-    return (await session.scalars(statement, [values])).one_or_none()
+    statement = _insert_once_statement(session.get_bind().dialect.name, mapper.local_table)
+    written = (await session.execute(statement, values)).first()
+    if written is None:
+        return None
+    for attribute in mapper.column_attrs:
+        set_committed_value(row, attribute.key, written._mapping[attribute.columns[0]])
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
 
 
 @functools.cache
-def _insert_once_statement(dialect: str, model: type) -> Any:
-    return _insert_of(dialect)(model).on_conflict_do_nothing().returning(model)
+def _insert_once_statement(dialect: str, table: Table) -> Any:
+    return _insert_of(dialect)(table).on_conflict_do_nothing().returning(*table.columns)
 
 
 def alembic_config() -> Config:
