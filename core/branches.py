@@ -9,9 +9,10 @@ group is ``main``'s desk and sees every branch, as a key of ``main`` does in the
 from __future__ import annotations
 
 import re
+import weakref
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Engine, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import transaction
@@ -87,23 +88,29 @@ async def of_chat(club: Club, chat_id: int) -> Branch | None:
 
 
 async def by_code(session: AsyncSession, code: str) -> Branch:
-    """:raises BranchNotFound: no branch has this code.
-
-    Read once per transaction: a purchase names its branch twice (the desk, then the row), and
-    branches are only ever added, never changed.
-    """
-    known: dict[str, Branch] = session.info.setdefault("branches_by_code", {})
-    if code not in known:
-        branch = await _by(session, Branch.code == code)
-        if branch is None:
-            raise BranchNotFound(branch=code)
-        known[code] = branch
-    return known[code]
+    """:raises BranchNotFound: no branch has this code."""
+    branch = await _by(session, Branch.code == code)
+    if branch is None:
+        raise BranchNotFound(branch=code)
+    return branch
 
 
 async def id_of(session: AsyncSession, code: str | None) -> int:
-    """The id of the branch ``code`` names, ``main``'s for None (a row written before branches)."""
-    return (await by_code(session, code or MAIN)).id
+    """The id of the branch ``code`` names, ``main``'s for None (a row written before branches).
+
+    Read once per process and database: branches are only ever added, never renamed or removed,
+    so a code once found names the same row for good, and every purchase asks.
+
+    :raises BranchNotFound: no branch has this code (asked again next time: it may be added).
+    """
+    code = code or MAIN
+    known = _IDS.setdefault(session.get_bind(), {})
+    if code not in known:
+        known[code] = (await by_code(session, code)).id
+    return known[code]
+
+
+_IDS: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 async def by_optional_code(session: AsyncSession, code: str | None) -> Branch | None:

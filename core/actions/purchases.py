@@ -82,7 +82,7 @@ async def purchase(
     reference = purchases.clean_reference(reference or key)
 
     async def unit(session: AsyncSession) -> Recorded | Held:
-        await branches.by_code(session, branch)
+        await branches.id_of(session, branch)  # an unknown branch is refused first
         member = await members.find(session, member_query)
         held = PendingPurchase(member.id, amount, reference, branch)
         reasons = confirmations.purchase_reasons(
@@ -150,8 +150,8 @@ async def refund(
     """
 
     async def unit(session: AsyncSession) -> Refunded:
-        where = await branches.by_code(session, branch)
-        result = await purchases.refund(session, reference, actor_id=actor.id, branch_id=where.id)
+        branch_id = await branches.id_of(session, branch)
+        result = await purchases.refund(session, reference, actor_id=actor.id, branch_id=branch_id)
         member = await members.get(session, result.purchase.member_id)
         clawback = result.clawback
         referrer = await members.get(session, clawback.referrer_id) if clawback else None
@@ -188,10 +188,10 @@ async def _record(
 ) -> PurchaseResult:
     """A purchase staff recorded, with its audit entry (``confirmation`` names the button's
     request, None for the command)."""
-    where = await branches.by_code(session, held.branch)
+    branch_id = await branches.id_of(session, held.branch)
     result = await purchases.record(
         session, rules, held.member_id, held.amount,
-        reference=held.reference, actor_id=actor.id, branch_id=where.id,
+        reference=held.reference, actor_id=actor.id, branch_id=branch_id,
     )  # fmt: skip
     await audit.record(
         session, actor, action="purchase", member_id=held.member_id,

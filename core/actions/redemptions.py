@@ -147,8 +147,8 @@ async def confirm(club: Club, actor: Actor, code: str, *, branch: str = branches
     :class:`~core.errors.AlreadyConfirmed`."""
 
     async def unit(session: Session) -> Handed:
-        where = await branches.by_code(session, branch)
-        redemption = await redemptions.confirm(session, code, actor_id=actor.id, branch_id=where.id)
+        where = await branches.id_of(session, branch)
+        redemption = await redemptions.confirm(session, code, actor_id=actor.id, branch_id=where)
         member = await members.get(session, redemption.member_id)
         reward = await rewards.get(session, redemption.reward_id)
         await audit.record(
