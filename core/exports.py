@@ -50,7 +50,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from core import audit, branches, jalali, phones
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
+from core.db import snapshot, transaction
 from core.errors import InvalidInput
 from core.models import (
     Branch,
@@ -287,22 +287,27 @@ async def export(
     audited (kind, branch, format and rows, never the data), because it
     carries members' personal data off the premises. Returns the rows written.
 
+    The rows are read from one :func:`core.db.snapshot`: the file is the club as it stood when
+    the export began, however long it runs, and no purchase waits for it. Only the audit entry,
+    written after, is a (short) write.
+
     :raises BranchNotFound: no branch has that code.
     :raises InvalidInput: ``unknown_export_format``: neither ``csv`` nor ``xlsx``.
     """
     if file_format not in FORMATS:
         raise InvalidInput("unknown_export_format", file_format)
     people = People(header or _column_key, club.settings.tz, club.settings.locale, word)
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         shop = await branches.by_optional_code(session, branch)
         branch_id = shop.id if shop else None
         if file_format == "xlsx":
             count = await write_xlsx(session, kind, out, people, branch_id=branch_id)
         else:
             count = await write_csv(session, kind, out, branch_id=branch_id, people=people)
-        done = {"kind": kind, "rows": count} | ({"branch": branch} if branch else {})
-        if file_format != "csv":
-            done["format"] = file_format
+    done = {"kind": kind, "rows": count} | ({"branch": branch} if branch else {})
+    if file_format != "csv":
+        done["format"] = file_format
+    async with transaction(club.sessions) as session:
         await audit.record(session, actor, action="export", after=done)
     return count
 
