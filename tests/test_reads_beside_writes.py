@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bench.export_bench import seed_ledger
 from bot import uploads
@@ -21,11 +21,13 @@ from bot.context import group_replies_of
 from bot.shell import STAFF, Driver
 from bot.standin import ApiCall
 from core import branches, exports
-from core.models import LedgerEntry, Purchase
+from core.db import transaction
+from core.models import LedgerEntry, Member, Purchase
 from tests.conftest import NOW, STAFF_CHAT_ID, BotHarness
 
 TILL_CHAT = -100_777  # branch north's cashiers' group
 LARGE_LEDGER = 100_000  # rows: the export takes seconds, the purchase must not wait for it
+STUCK_SECONDS = 10  # a read waiting for the writer would wait for ever: the test fails then
 RUSH = 30  # purchases sent at once
 PURCHASES = 3  # one after another during the export; their median within:
 # bench.export_bench measures the issue's 200 ms on a quiet machine (a purchase alone takes some
@@ -111,6 +113,29 @@ async def test_purchases_answer_at_once_while_a_large_ledger_is_exported(
     rows = _csv_rows(_document(await export).files["document"])
     assert len(rows) == 1 + before  # the ledger as the export found it: no purchase's points
     assert await _ledger_size(bot) == before + PURCHASES
+
+
+async def test_reports_answer_while_a_write_transaction_is_open(bot: BotHarness) -> None:
+    """A writer in the middle of its transaction (SQLite's write lock, PostgreSQL's row locks
+    taken) holds up no report: each reads the club as it stood before that writer."""
+    await _member_at_the_club_desk(bot)
+    await bot.chat.send("/purchase 09121234567 1500000 INV-1")
+    writing, finish = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with transaction(bot.club.sessions) as session:
+            await session.execute(update(Member).values(city="Tabriz"))
+            writing.set()
+            await finish.wait()
+
+    held = asyncio.create_task(writer())
+    await writing.wait()
+    for command in ("/stats", "/segment tier >= bronze", "/member 09121234567", "/audit"):
+        calls = await asyncio.wait_for(bot.chat.send(command), STUCK_SECONDS)
+        [answer] = [call for call in calls if call.params.get("chat_id") == STAFF_CHAT_ID]
+        assert "Tabriz" not in str(answer.params)
+    finish.set()
+    await held
 
 
 async def test_an_export_past_the_upload_limit_goes_out_zipped(
