@@ -70,6 +70,7 @@ BATCH = 1000
 #: (about half a millisecond): a purchase made meanwhile waits that long at each of its steps (some
 #: 40 turns of the loop), not for a page. Turns cut by time instead were slower for the purchase.
 ROWS_PER_TURN = 20
+XLSX_ROWS_PER_TURN = 4  # openpyxl's cells cost about five times a CSV line
 BOM = "\ufeff"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SIGNED_NUMBER = re.compile(r"^[+-]\d+(\.\d+)?$")
@@ -203,7 +204,12 @@ def rows(
 
 def to_csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     """A whole CSV file: BOM, header, rows; UTF-8, ``\\r\\n`` line ends."""
-    return (BOM + _csv_text([header, *rows])).encode("utf-8")
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    writer = _csv_writer(buffer)
+    writer.writerow(header)
+    writer.writerows([cell(value) for value in row] for row in rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 async def export_csv(session: AsyncSession, kind: str) -> bytes:
@@ -227,17 +233,19 @@ async def write_csv(
     moment = people.moment if people else None
     worded = people.worded(kind, keys) if people else (lambda row: row)
     header = people.headers(kind, keys) if people else keys
-    out.write((BOM + _csv_text([header])).encode("utf-8"))
-    pending: list[tuple[Any, ...]] = []
+    # Each row is written as it comes (the wrapper buffers the bytes), so the export's turns of
+    # the event loop stay a few rows long (see ROWS_PER_TURN).
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    writer = _csv_writer(text)
+    text.write(BOM)
+    writer.writerow(header)
     written = 0
     async for row in pages:
-        pending.append(worded(row))
-        if len(pending) >= batch:
-            out.write(_csv_text(pending, moment).encode("utf-8"))
-            written += len(pending)
-            pending.clear()
-    out.write(_csv_text(pending, moment).encode("utf-8"))
-    return written + len(pending)
+        writer.writerow([cell(value, moment) for value in worded(row)])
+        written += 1
+    text.flush()
+    text.detach()  # ``out`` stays open: it is the caller's
+    return written
 
 
 async def write_xlsx(
@@ -271,7 +279,10 @@ async def write_xlsx(
         ]
         sheet.append([_xlsx_cell(sheet, _xlsx_value(value, people)) for value in values])
         written += 1
-    book.save(out)
+        if written % XLSX_ROWS_PER_TURN == 0:
+            await asyncio.sleep(0)  # an XLSX row costs several CSV rows: more turns
+    # Saving zips the rows written so far: seconds for a large sheet, so off the event loop.
+    await asyncio.to_thread(book.save, out)
     return written
 
 
@@ -347,14 +358,8 @@ def _header(columns: Sequence[InstrumentedAttribute[Any]]) -> list[str]:
     return [column.key for column in columns]
 
 
-def _csv_text(
-    lines: Iterable[Sequence[Any]], moment: Callable[[datetime], str] | None = None
-) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    for line in lines:
-        writer.writerow([cell(value, moment) for value in line])
-    return buffer.getvalue()
+def _csv_writer(text: IO[str]) -> Any:  # the csv module's writer type is not public
+    return csv.writer(text, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
 
 def _column_key(kind: str, key: str) -> str:

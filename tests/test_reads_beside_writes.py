@@ -9,7 +9,7 @@ import csv
 import io
 import statistics
 import zipfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -70,22 +70,22 @@ def _document(calls: list[ApiCall]) -> ApiCall:
     return document
 
 
-def _when_a_page_is_written(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
-    """An event set once an export has written its header and a first page of rows: from then
-    on it holds its snapshot until the last page."""
-    written = asyncio.Event()
-    pages = 0
-    csv_text: Callable[..., str] = exports._csv_text
+def _when_a_page_is_read(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """An event set once an export has read its first page of rows: from then on it holds its
+    snapshot until the last page."""
+    read = asyncio.Event()
+    pages = exports._pages
 
-    def counted(*args: Any) -> str:
-        nonlocal pages
-        pages += 1
-        if pages == 2:
-            written.set()
-        return csv_text(*args)
+    async def noted(*args: Any) -> AsyncIterator[tuple[Any, ...]]:
+        count = 0
+        async for row in pages(*args):
+            yield row
+            count += 1
+            if count == exports.BATCH:
+                read.set()
 
-    monkeypatch.setattr(exports, "_csv_text", counted)
-    return written
+    monkeypatch.setattr(exports, "_pages", noted)
+    return read
 
 
 async def test_purchases_answer_at_once_while_a_large_ledger_is_exported(
@@ -95,11 +95,11 @@ async def test_purchases_answer_at_once_while_a_large_ledger_is_exported(
     await seed_ledger(bot.club, LARGE_LEDGER, NOW)
     till = await _till(bot)
     before = await _ledger_size(bot)
-    written = _when_a_page_is_written(monkeypatch)
+    read = _when_a_page_is_read(monkeypatch)
     clock = asyncio.get_running_loop().time
 
     export = asyncio.create_task(bot.chat.send("/export ledger"))
-    await written.wait()
+    await read.wait()
     waits = []
     for number in range(1, PURCHASES + 1):
         started = clock()
