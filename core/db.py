@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import StaticPool
 
 #: One unit of work, as faces and jobs hold it: core functions take it, nothing else is needed.
 Session: TypeAlias = AsyncSession
@@ -120,9 +121,13 @@ async def snapshot(sessions: Sessions) -> AsyncIterator[Session]:
     snapshot while writers go on appending to the log, and the process's writer queue (see
     :func:`transaction`) is never joined. On PostgreSQL a ``REPEATABLE READ, READ ONLY``
     transaction. An export holds its snapshot for minutes: on SQLite the log then grows until it
-    ends (a checkpoint cannot pass a reader), which is disk, not waiting.
+    ends (a checkpoint cannot pass a reader), which is disk, not waiting. An in-memory SQLite
+    database has one connection for everyone, so there a snapshot takes its turn with the writers.
     """
-    async with sessions() as session:
+    bind = sessions.kw.get("bind")
+    one_connection = isinstance(bind, AsyncEngine) and isinstance(bind.pool, StaticPool)
+    queue = _sqlite_writer(sessions) if one_connection else contextlib.nullcontext()
+    async with queue, sessions() as session:
         options = _SNAPSHOT_OPTIONS[session.get_bind().dialect.name]
         await session.connection(execution_options=options)
         yield session

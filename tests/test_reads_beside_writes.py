@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from bench.export_bench import seed_ledger
 from bot import uploads
@@ -21,13 +21,14 @@ from bot.context import group_replies_of
 from bot.shell import STAFF, Driver
 from bot.standin import ApiCall
 from core import branches, exports
-from core.db import transaction
-from core.models import LedgerEntry, Member, Purchase
+from core.db import make_engine, make_sessionmaker, snapshot, transaction, upgrade
+from core.models import Branch, LedgerEntry, Member, Purchase
 from tests.conftest import NOW, STAFF_CHAT_ID, BotHarness
 
 TILL_CHAT = -100_777  # branch north's cashiers' group
 LARGE_LEDGER = 100_000  # rows: the export takes seconds, the purchase must not wait for it
 STUCK_SECONDS = 10  # a read waiting for the writer would wait for ever: the test fails then
+IN_TURN_SECONDS = 0.5  # long enough for a read beside the writer to have failed
 RUSH = 30  # purchases sent at once
 PURCHASES = 3  # one after another during the export; their median within:
 # bench.export_bench measures the issue's 200 ms on a quiet machine (a purchase alone takes some
@@ -200,3 +201,36 @@ async def test_a_report_during_a_rush_of_purchases_waits_for_none_of_them(bot: B
     async with bot.club.sessions() as session:
         rushed = select(func.count()).where(Purchase.reference.like("R-%"))
         assert await session.scalar(rushed) == RUSH
+
+
+async def test_an_in_memory_database_reads_in_its_turn() -> None:
+    """In memory one connection serves everyone: a snapshot begun during a write transaction
+    waits for it instead of failing beside it on the same connection."""
+    engine = make_engine("sqlite+aiosqlite:///:memory:")
+    sessions = make_sessionmaker(engine)
+    await upgrade(engine)
+    writing, finish = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with transaction(sessions) as session:
+            await session.execute(insert(Branch).values(code="north", name="North"))
+            writing.set()
+            await finish.wait()
+
+    async def reader() -> int:
+        async with snapshot(sessions) as session:
+            return await session.scalar(select(func.count()).select_from(Branch)) or 0
+
+    held = asyncio.create_task(writer())
+    await writing.wait()
+    read = asyncio.create_task(reader())
+    # Beside the writer it would fail at once ("cannot start a transaction within a
+    # transaction"); in its turn it is still waiting when the writer is let go.
+    await asyncio.wait({read}, timeout=IN_TURN_SECONDS)
+    assert not read.done()
+    finish.set()
+    try:
+        assert await read == 2  # main and north: read after the writer committed
+    finally:
+        await held
+        await engine.dispose()
