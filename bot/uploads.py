@@ -1,9 +1,10 @@
 """Files the bot uploads, kept under Telegram's limit and out of memory.
 
 A bot may upload at most 50 MB a file; Telegram refuses anything larger. An export of a million
-ledger rows is a CSV of about 80 MB, yet its text repeats itself and zips to a fifth of that, so
-a file over the limit goes out zipped (the one archive every shop owner's computer opens), and
-only a zip still over it is not sent at all: :func:`fitted` says so with ``None``.
+ledger rows is a CSV of about 48 MB (more with longer reasons and names), yet its text repeats
+itself and zips to a fraction of that, so a file over the limit goes out zipped (the one archive
+every shop owner's computer opens), and only a zip still over it is not sent at all: :func:`fitted`
+says so with ``None``.
 
 The file is handed to Telegram as an open file, never read into memory: the upload streams it
 from disk, and :class:`bot.group_replies.Answer` closes it once sent.

@@ -1,6 +1,7 @@
 """Exports and reports read from a snapshot (``core.db.snapshot``): a purchase made while the
 administrator exports a large ledger answers at once, the file is the ledger as it stood when the
-export began, and a report made during a rush of purchases does not queue behind them."""
+export began, reports answer while a writer is mid-transaction or a rush of purchases queues for
+the write lock, and a file past Telegram's upload limit goes out zipped or is refused in words."""
 
 from __future__ import annotations
 
