@@ -48,7 +48,8 @@ class Answer:
     Sent whole, whatever its length: a text over Telegram's limit goes out in parts cut at line
     ends (:func:`core.telegram_html.split`), a caption over a caption's limit is continued in
     messages after the photo or document, and the buttons go with the last part, under the end of
-    what they are about.
+    what they are about. A document given as an open file (:mod:`bot.uploads`) is closed once
+    sent.
     """
 
     text: str
@@ -72,9 +73,12 @@ class Answer:
             if self.photo is not None:
                 await bot.send_photo(chat_id, self.photo, caption=caption, reply_markup=markup)
             else:
-                await bot.send_document(
-                    chat_id, self.document, caption=caption, reply_markup=markup
-                )
+                try:
+                    await bot.send_document(
+                        chat_id, self.document, caption=caption, reply_markup=markup
+                    )
+                finally:
+                    _close(self.document)
         for number, part in enumerate(following, 1):
             markup = self.reply_markup if number == len(following) else None
             await bot.send_message(chat_id, part, reply_markup=markup)
@@ -130,6 +134,12 @@ class GroupReplies:
         finally:
             del self._writers[chat_id]
             del self._queues[chat_id]
+
+
+def _close(document: InputFile) -> None:
+    content = document.input_file_content
+    if not isinstance(content, bytes):
+        content.close()
 
 
 def pause_before_next(sent: deque[float], now: float) -> float:

@@ -104,7 +104,11 @@ class BotApiStandin(BaseRequest):
         files, file_names = {}, {}
         if request_data and request_data.contains_files:
             for name, part in (request_data.multipart_data or {}).items():
-                files[name] = part[1] if isinstance(part, tuple) else part
+                content = part[1] if isinstance(part, tuple) else part
+                if hasattr(content, "read"):  # an upload streamed from a file, as httpx does
+                    content.seek(0)
+                    content = content.read()
+                files[name] = content
                 if isinstance(part, tuple) and part[0]:
                     file_names[name] = str(part[0])
         call = ApiCall(api_method, params, files, file_names)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from core import branches
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
+from core.db import snapshot, transaction
 from core.errors import BranchNotFound, InvalidInput
 from core.models import ApiKey, utcnow
 
@@ -72,7 +72,7 @@ async def create(club: Club, name: str, *, branch: str = DEFAULT_BRANCH) -> NewK
 
 
 async def listing(club: Club) -> list[ApiKey]:
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         return list(await session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
@@ -91,7 +91,7 @@ async def authenticate(club: Club, secret: str) -> ApiKey | None:
     """The live key whose secret this is, or None (unknown, malformed or revoked)."""
     if not secret.startswith(KEY_PREFIX) or len(secret) > 128:
         return None
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(secret)))
     if key is None or key.revoked_at is not None:
         return None

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.club import Club
-from core.db import Session, insert_once, transaction
+from core.db import Session, insert_once, snapshot
 from core.models import ApiRequest
 
 
@@ -29,7 +29,7 @@ class Stored:
 
 async def recall(club: Club, key_id: int, idem_key: str) -> Stored | None:
     """The answer the key ``key_id`` was given for ``idem_key``, or None."""
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         row = await session.scalar(
             select(ApiRequest).where(
                 ApiRequest.api_key_id == key_id, ApiRequest.idempotency_key == idem_key

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, Engine, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import transaction
+from core.db import snapshot, transaction
 from core.errors import BranchForbidden, BranchNotFound, InvalidInput
 from core.models import MAIN_BRANCH, Branch
 
@@ -77,13 +77,13 @@ async def add(club: Club, code: str, name: str, *, staff_chat_id: int | None = N
 
 async def listing(club: Club) -> list[Branch]:
     """Every branch, ``main`` (the first) first."""
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         return list(await session.scalars(select(Branch).order_by(Branch.id)))
 
 
 async def of_chat(club: Club, chat_id: int) -> Branch | None:
     """The branch whose cashiers' group this chat is, if any."""
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         return await _by(session, Branch.staff_chat_id == chat_id)
 
 

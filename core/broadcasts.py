@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import campaigns, holdouts, messaging, outbox, segments, template_worker
 from core.campaigns import CampaignStatus
 from core.club import Club
-from core.db import transaction
+from core.db import snapshot, transaction
 from core.errors import BashgahError
 from core.lots import EXPIRING_SOON, expiring_per_member
 from core.models import Campaign, Member, PointsLot, Purchase
@@ -110,7 +110,7 @@ async def launch(
 
 async def progress_of(club: Club, campaign_id: int) -> Progress:
     """The campaign and its deliveries by status, read together."""
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         campaign = await campaigns.get(session, campaign_id)
         return Progress(campaign, await outbox.counts(session, campaign_id))
 

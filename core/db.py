@@ -3,6 +3,9 @@
 SQLite is tuned for one shop: WAL so readers never block the writer, and ``BEGIN IMMEDIATE`` so a
 transaction takes the write lock up front. Without it two transactions that both read and then
 write would both start, and one would fail with "database is locked" instead of waiting its turn.
+
+Work that only reads (exports, reports) takes a :func:`snapshot` instead: it never takes the write
+lock, so an export of a million rows does not hold up a single purchase.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.pool import StaticPool
 
 #: One unit of work, as faces and jobs hold it: core functions take it, nothing else is needed.
 Session: TypeAlias = AsyncSession
@@ -88,7 +92,8 @@ def begin_immediately(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(_READ_SNAPSHOT, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> Sessions:
@@ -106,6 +111,35 @@ async def transaction(sessions: Sessions) -> AsyncIterator[Session]:
     another process's writer is left to the busy handler.
     """
     async with _sqlite_writer(sessions), sessions() as session, session.begin():
+        yield session
+
+
+#: The execution option that makes SQLite's ``begin`` listener begin a deferred transaction.
+_READ_SNAPSHOT = "bashgah_read_snapshot"
+_SNAPSHOT_OPTIONS: dict[str, dict[str, Any]] = {
+    "sqlite": {_READ_SNAPSHOT: True},
+    "postgresql": {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True},
+}
+
+
+@asynccontextmanager
+async def snapshot(sessions: Sessions) -> AsyncIterator[Session]:
+    """A unit of work that only reads: every statement in it sees the database as it was at the
+    first, and it neither waits for writers nor makes them wait. Nothing is committed.
+
+    On SQLite a deferred ``BEGIN`` on a connection of its own: with WAL the first read pins a
+    snapshot while writers go on appending to the log, and the process's writer queue (see
+    :func:`transaction`) is never joined. On PostgreSQL a ``REPEATABLE READ, READ ONLY``
+    transaction. An export holds its snapshot for minutes: on SQLite the log then grows until it
+    ends (a checkpoint cannot pass a reader), which is disk, not waiting. An in-memory SQLite
+    database has one connection for everyone, so there a snapshot takes its turn with the writers.
+    """
+    bind = sessions.kw.get("bind")
+    one_connection = isinstance(bind, AsyncEngine) and isinstance(bind.pool, StaticPool)
+    queue = _sqlite_writer(sessions) if one_connection else contextlib.nullcontext()
+    async with queue, sessions() as session:
+        options = _SNAPSHOT_OPTIONS[session.get_bind().dialect.name]
+        await session.connection(execution_options=options)
         yield session
 
 

@@ -7,10 +7,12 @@ group reads every branch's, or one's by its code (``/stats north``, ``/export pu
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 
 from telegram import InputFile, Update
 
+from bot import uploads
 from bot.context import BotContext
 from bot.handlers.surveys import decimal_text
 from bot.images import bar_chart_png, line_chart_png, stacked_png
@@ -135,18 +137,24 @@ async def export(update: Update, context: BotContext) -> None:
         label, name = _CODE_LABELS[export_kind, column]
         return plain(context.text(update, f"labels/{label}", **{name: code}))
 
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as out:
+    name = "-".join(["bashgah", kind, *([branch] if branch else [])]) + f".{file_format}"
+    with contextlib.ExitStack() as until_sent:
+        out = until_sent.enter_context(tempfile.TemporaryFile())  # on disk, however many rows
         count = await exports.export(
             context.club, actor(update), kind, out,
             branch=branch, file_format=file_format, header=header, word=word,
         )  # fmt: skip
-        out.seek(0)
-        name = "-".join(["bashgah", kind, *([branch] if branch else [])]) + f".{file_format}"
-        await context.answer(
-            update.effective_chat,
-            context.text(update, "staff/exported", export_kind=kind, rows=count, branch=branch),
-            document=InputFile(out.read(), filename=name),
-        )
+        document = await uploads.fitted(out, name)
+        if document is None:
+            limit = uploads.UPLOAD_LIMIT // 10**6
+            await context.say(update, "staff/export_too_big", export_kind=kind, limit=limit)
+            return
+        until_sent.pop_all()  # the answer closes the file once it is sent
+    await context.answer(
+        update.effective_chat,
+        context.text(update, "staff/exported", export_kind=kind, rows=count, branch=branch),
+        document=document,
+    )
 
 
 @staff_only()

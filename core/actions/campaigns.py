@@ -16,7 +16,7 @@ from core.audit import Actor
 from core.campaign_reports import CampaignReport
 from core.campaigns import CampaignStatus, Draft
 from core.club import Club
-from core.db import transaction
+from core.db import snapshot, transaction
 from core.models import Campaign, Member, utcnow
 from core.segments import Segment
 
@@ -57,7 +57,7 @@ async def preview_segment(
     """
     segment = segments.parse(rule, club.rules, words)
     now = utcnow().astimezone(club.settings.tz)
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         count = await segments.count(session, segment, now)
         found = await segments.sample(session, segment, now, limit=sample) if sample else []
     return SegmentPreview(segment, count, found)
@@ -65,7 +65,7 @@ async def preview_segment(
 
 async def listing(club: Club, actor: Actor) -> list[Campaign]:
     """``/campaigns``: the latest campaigns, newest first (:func:`core.campaigns.listing`)."""
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         return await campaigns.listing(session)
 
 
@@ -75,7 +75,7 @@ async def report(club: Club, actor: Actor, campaign_id: int) -> CampaignReport:
 
     :raises InvalidInput: ``unknown_campaign``.
     """
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         return await campaign_reports.report(session, campaign_id, utcnow())
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from core import audit, rewards
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
+from core.db import snapshot, transaction
 from core.errors import InvalidInput
 from core.models import Reward
 from core.rules import Allocation
@@ -91,7 +91,7 @@ async def withdraw(club: Club, actor: Actor, reward_id: int) -> RewardChanged:
 
 async def catalogue(club: Club, actor: Actor) -> Catalogue:
     """``/rewards_admin``: the whole catalogue for staff, with the open codes of each reward."""
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         return Catalogue(await rewards.listing(session), await rewards.open_codes(session))
 
 

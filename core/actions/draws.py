@@ -30,7 +30,7 @@ from core.audit import Actor
 from core.club import Club
 from core.codes import format_redemption_code
 from core.confirmations import PendingDraw
-from core.db import transaction
+from core.db import snapshot, transaction
 from core.errors import BashgahError, NotDrawn
 from core.models import Draw, Member, Reward, StaffConfirmation, utcnow
 from core.notices import KIND as KIND  # the rows' kind, re-exported for their readers
@@ -136,7 +136,7 @@ async def rerun_draw(club: Club, actor: Actor, reward_id: int) -> Rerun:
 
     :raises NotDrawn: the reward was never drawn.
     """
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         reward = await rewards.get(session, reward_id)
         record = await allocation.get_draw(session, reward_id)
         if record is None:
@@ -153,7 +153,7 @@ async def draw_due(club: Club, *, render: Render) -> list[Drawn]:
     drawn by hand meanwhile, or withdrawn, raises a :class:`~core.errors.BashgahError`: it is
     logged and skipped, and the sweep goes on.
     """
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         due = [r.id for r in await allocation.due_lotteries(session, utcnow())]
     drawn = []
     for reward_id in due:

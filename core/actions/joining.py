@@ -24,7 +24,7 @@ from core import audit, events, invitations, members, profile, referrals
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
-from core.db import Session, transaction
+from core.db import Session, snapshot, transaction
 from core.errors import RegistrationClosed
 from core.models import Member, MemberStatus, StaffInvitation, utcnow
 from core.rules import ClubMode
@@ -89,7 +89,7 @@ async def invitation(club: Club, actor: Actor, code: str | None) -> Invitation:
     """
     limited = club.rules.club_mode is ClubMode.LIMITED
     staff_code = invitations.code_of(code)
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         member = await members.by_telegram_id(session, actor.id)
         if member is not None and member.status != MemberStatus.ERASED:
             return Invitation(member, None, open=True)

@@ -1,6 +1,7 @@
 """Staff reading the club: one member's file, the club's numbers, the audit log.
 
-Nothing here changes anything, so there is no key and no audit entry; each still takes the staff
+Nothing here changes anything, so there is no key and no audit entry, and each reads from a
+:func:`core.db.snapshot`: consistent, and never in the purchases' way. Each still takes the staff
 ``actor``, like every use case, so the chat and the HTTP API call them the same way and a later
 rule on who may read what has one place to go. The CSV export, which is audited because it carries
 personal data away, is :func:`core.exports.export`.
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from core import audit, branches, jalali, lots, members, purchases, reports, trends
 from core.audit import Actor
 from core.club import Club
-from core.db import transaction
+from core.db import snapshot
 from core.lots import Expiring
 from core.models import AuditEntry, Branch, Member, Purchase, utcnow
 from core.reports import BranchSales, ClubStats, MemberSummary
@@ -35,14 +36,14 @@ async def member_file(club: Club, actor: Actor, query: str) -> MemberSummary:
 
     :raises MemberNotFound: nobody answers to ``query``.
     """
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         member = await members.find(session, query)
         return await reports.member_summary(session, club.rules, member.id, utcnow())
 
 
 async def club_stats(club: Club, actor: Actor) -> ClubStats:
     """``/stats``: the club at a glance (:func:`core.reports.club_stats`)."""
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         return await reports.club_stats(session, club.rules, utcnow())
 
 
@@ -65,7 +66,7 @@ async def stats(club: Club, actor: Actor, *, branch: str | None = None) -> Stats
     :raises BranchNotFound: no branch has that code.
     """
     now = utcnow()
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         shop = await branches.by_optional_code(session, branch)
         if shop is not None:
             return Stats(None, await reports.branch_sales(session, shop.id), shop)
@@ -95,7 +96,7 @@ async def purchase_page(
 
     :raises BranchNotFound: no branch has that code.
     """
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         shop = await branches.by_optional_code(session, branch)
         found = await purchases.page(
             session, branch_id=shop.id if shop else None, after=after, limit=limit + 1
@@ -111,7 +112,7 @@ async def audit_log(
 
     :raises MemberNotFound: a member is named and nobody answers to it.
     """
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         member = await members.find(session, member_query) if member_query else None
         entries = await audit.latest(session, member_id=member.id if member else None, limit=limit)
     return AuditLog(entries, member)

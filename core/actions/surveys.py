@@ -17,7 +17,7 @@ from core import audit, members, survey_reports, surveys
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
-from core.db import Session, transaction
+from core.db import Session, snapshot
 from core.models import Member, SurveyAnswer, SurveyKind, utcnow
 from core.survey_reports import Report
 
@@ -97,7 +97,7 @@ async def report(club: Club, actor: Actor, kind: SurveyKind | str, days: int) ->
     """A staff report: the answers of ``kind`` in the last ``days`` days, week by week in the
     club's time zone (:func:`core.survey_reports.report`)."""
     now = utcnow()
-    async with transaction(club.sessions) as session:
+    async with snapshot(club.sessions) as session:
         return await survey_reports.report(
             session, kind, now - timedelta(days=days), now, tz=club.settings.tz
         )
