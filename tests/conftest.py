@@ -3,6 +3,11 @@
 SQLite: the migrations run once into a template file; each test gets a fresh copy.
 PostgreSQL: set ``BASHGAH_TEST_POSTGRES_URL`` (``.ci/run`` does); the migrations run once and every
 test starts from empty tables but for what the migrations write (branch ``main``).
+
+The suite runs in parallel (pytest-xdist, ``-n auto`` in pyproject.toml): each worker has its own
+temporary folder, hence its own SQLite template, and its own PostgreSQL database, named after the
+configured one and the worker (``bashgah_test_gw0``), which it creates if missing (the role needs
+``CREATEDB``, which ``.ci/run`` grants).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 from telegram.ext import Application
@@ -31,7 +37,19 @@ from core.db import make_engine, make_sessionmaker, upgrade
 from core.models import MAIN_BRANCH, Base, Branch
 from core.rules import Rules
 
-POSTGRES_URL = os.environ.get("BASHGAH_TEST_POSTGRES_URL")
+
+def _worker_database(url: str | None) -> str | None:
+    """The configured PostgreSQL URL, or under xdist this worker's own database beside it: workers
+    truncate and migrate their database, so they cannot share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url is None or worker is None:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+CONFIGURED_POSTGRES_URL = os.environ.get("BASHGAH_TEST_POSTGRES_URL")
+POSTGRES_URL = _worker_database(CONFIGURED_POSTGRES_URL)
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -49,6 +67,25 @@ def _migrate(url: str) -> None:
     asyncio.run(main())
 
 
+def _create_database(url: str, beside: str) -> None:
+    """Create ``url``'s database if it is missing, connected to the configured one (``beside``)."""
+    name = make_url(url).database
+
+    async def main() -> None:
+        engine = make_engine(beside, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                exists = await conn.scalar(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
+                if not exists:
+                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
@@ -58,7 +95,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_ready() -> Iterator[str]:
-    assert POSTGRES_URL
+    assert POSTGRES_URL and CONFIGURED_POSTGRES_URL
+    if POSTGRES_URL != CONFIGURED_POSTGRES_URL:
+        _create_database(POSTGRES_URL, beside=CONFIGURED_POSTGRES_URL)
     _migrate(POSTGRES_URL)
     yield POSTGRES_URL
 
