@@ -131,9 +131,21 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 async def empty_tables(conn: AsyncConnection) -> None:
     """A PostgreSQL database as the migrations leave it: every table empty but for branch
-    ``main``."""
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    ``main``, every sequence at its start.
+
+    Every PostgreSQL test ends here, so it must be quick: DELETE (children first) takes a few
+    milliseconds for the rows a test writes, where a TRUNCATE of every table took 0.4 to 0.9 s
+    (it gives each table new files, synced at commit); and one block is one round trip."""
+    quote = conn.dialect.identifier_preparer.format_table
+    deletes = "".join(f"DELETE FROM {quote(t)}; " for t in reversed(Base.metadata.sorted_tables))
+    await conn.execute(
+        text(
+            f"DO $$ BEGIN {deletes}"
+            "PERFORM setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s"
+            " JOIN pg_class c ON c.oid = s.seqrelid"
+            " WHERE c.relnamespace = 'public'::regnamespace; END $$"
+        )
+    )
     await conn.execute(insert(Branch).values(code=MAIN_BRANCH, name=MAIN_BRANCH))
 
 
