@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,10 +38,16 @@ from core.db import make_engine, make_sessionmaker, upgrade
 from core.models import MAIN_BRANCH, Base, Branch
 from core.rules import Rules
 
+# Hypothesis fails an example slower than 200 ms, and data drawn too slowly: wall-clock checks
+# that a loaded machine (the suite runs on every core, beside other work) fails now and then.
+# The properties are about what the code returns; the tests that are about time say so.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
+
 
 def _worker_database(url: str | None) -> str | None:
     """The configured PostgreSQL URL, or under xdist this worker's own database beside it: workers
-    truncate and migrate their database, so they cannot share one."""
+    migrate and empty their database, so they cannot share one."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if url is None or worker is None:
         return url
