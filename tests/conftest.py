@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 from telegram.ext import Application
@@ -87,6 +88,11 @@ def _create_database(url: str, beside: str) -> None:
                 )
                 if not exists:
                     await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except DBAPIError as error:
+            raise RuntimeError(
+                f"cannot create the test database {name}: grant its role CREATEDB (.ci/run does)"
+                " or create it, or run in one process (-n 0)"
+            ) from error
         finally:
             await engine.dispose()
 
