@@ -140,7 +140,7 @@ async def test_at_shutdown_answers_telegram_will_not_take_are_given_up(bot: BotH
     await asyncio.wait_for(replies.close(0.2), 5)
 
     assert _staff_messages(bot) == []
-    await asyncio.wait_for(replies.drain(), 1)  # nothing left waiting
+    await asyncio.wait_for(replies.drain(), 5)  # nothing left waiting
 
 
 @pytest.mark.parametrize("gap", [0.01, 0.5, 2.9, 3.1, 7.0])

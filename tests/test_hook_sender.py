@@ -220,18 +220,19 @@ async def test_a_receiver_that_fails_twice_gets_the_same_event_again_then_it_is_
 
 
 async def test_an_unreachable_hook_is_retried_then_given_up(club: Club) -> None:
-    closed = socket.create_server(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()  # nobody listens there now: every post is refused
-    await hooks.add(club, f"http://127.0.0.1:{port}/in")
-    await _buy(club, await _member(club), "INV-1")
-    clock = Clock()
-    sender = HookSender(club.sessions, clock=clock)
+    # A port bound and never listened on: every post is refused, and no test running beside this
+    # one (the suite runs in parallel) can take the port meanwhile, as it could a closed one.
+    with socket.socket() as unheard:
+        unheard.bind(("127.0.0.1", 0))
+        await hooks.add(club, f"http://127.0.0.1:{unheard.getsockname()[1]}/in")
+        await _buy(club, await _member(club), "INV-1")
+        clock = Clock()
+        sender = HookSender(club.sessions, clock=clock)
 
-    for attempt in range(1, hook_outbox.MAX_ATTEMPTS + 1):
-        assert await sender.drain_once() == 1
-        clock.after(hook_outbox.retry_delay(attempt))
-    await sender.aclose()
+        for attempt in range(1, hook_outbox.MAX_ATTEMPTS + 1):
+            assert await sender.drain_once() == 1
+            clock.after(hook_outbox.retry_delay(attempt))
+        await sender.aclose()
 
     [row] = await _rows(club)
     assert (row.status, row.attempts) == ("failed", hook_outbox.MAX_ATTEMPTS)

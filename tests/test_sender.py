@@ -532,16 +532,19 @@ async def test_a_rate_limited_bot_gets_a_plain_twin_for_the_sender() -> None:
 
 async def test_the_fake_bot_api_enforces_the_flood_limits() -> None:
     """The benchmark's fake answers like Telegram: a 31st message within a second, or a second one
-    to a chat within a second, is a 429 with ``retry_after``, which PTB raises as RetryAfter."""
+    to a chat within a second, is a 429 with ``retry_after``, which PTB raises as RetryAfter.
+
+    The fake's clock stands still, so every message arrives within the second however long a
+    loaded machine takes to pass them (31 connections, one event loop)."""
     async with (
-        FakeBotApi(token=TOKEN) as api,
+        FakeBotApi(token=TOKEN, clock=lambda: 0.0) as api,
         Bot(TOKEN, base_url=api.base_url, request=HTTPXRequest()) as bot,
     ):
         results = await asyncio.gather(
             *(bot.send_message(1000 + i, "x") for i in range(31)), return_exceptions=True
         )
     async with (
-        FakeBotApi(token=TOKEN) as per_chat,
+        FakeBotApi(token=TOKEN, clock=lambda: 0.0) as per_chat,
         Bot(TOKEN, base_url=per_chat.base_url, request=HTTPXRequest()) as bot,
     ):
         await bot.send_message(7, "first")

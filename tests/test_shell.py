@@ -6,7 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -133,10 +133,14 @@ def test_spans_the_shell_takes(typed: str, span: timedelta | None) -> None:
 
 
 async def test_typed_input_is_read_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    """While the shell waits for a person to type, the bot's loop runs on (its jobs with it)."""
+    """While the shell waits for a person to type, the bot's loop runs on (its jobs with it).
+
+    The typist finishes once the loop has ticked twenty times, however loaded the machine: a loop
+    blocked in ``input()`` never ticks, and the typist gives up waiting after 10 s."""
+    ticked = threading.Event()
 
     def slow_typist(prompt: str = "") -> str:
-        time.sleep(0.5)
+        ticked.wait(10)
         return "/points"
 
     monkeypatch.setattr("builtins.input", slow_typist)
@@ -146,6 +150,8 @@ async def test_typed_input_is_read_off_the_event_loop(monkeypatch: pytest.Monkey
         nonlocal ticks
         while True:
             ticks += 1
+            if ticks == 20:
+                ticked.set()
             await asyncio.sleep(0.01)
 
     running = asyncio.create_task(the_bots_loop())

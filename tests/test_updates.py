@@ -132,7 +132,7 @@ async def test_polling_confirms_an_update_only_once_it_is_handled(rig: Rig) -> N
     stop = asyncio.Event()
     polling = asyncio.create_task(poll(rig.app, UpdateFlow(rig.app), stop))
     await until(lambda: rig.gate.ended == ["quick"])
-    await asyncio.sleep(0.6)  # a few more getUpdates calls while "slow" is in flight
+    await until(lambda: rig.api.handed_out[1] >= 3)  # a few more getUpdates while "slow" runs
 
     assert rig.api.pending_update_ids == [1, 2], "an update in flight was confirmed"
     assert rig.api.handed_out[1] > 1, "Telegram kept offering the update in flight"

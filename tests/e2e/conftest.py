@@ -32,16 +32,26 @@ def pytest_configure(config: pytest.Config) -> None:
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The end-to-end tests after the others (the background scenarios start with the first of
     them, and should not slow the rest of the suite down), and the checks of the background
-    scenarios last, so that their waiting overlaps the other end-to-end tests."""
+    scenarios last, so that their waiting overlaps the other end-to-end tests.
 
-    def order(item: pytest.Item) -> tuple[bool, bool]:
-        here = HERE in Path(item.path).resolve().parents
-        return here, here and item.get_closest_marker("background") is not None
+    In parallel (``--dist loadgroup``) the end-to-end tests are one group, run by one worker in
+    this order: each worker starts the scenarios of every background test collected, so those
+    tests must run where their scenarios run; and a bot process per test beside the other
+    worker's is load enough for two cores. xdist hands the largest group out first, so the
+    end-to-end tests start at once, on one worker, while the other workers take the rest."""
 
-    items.sort(key=order)
+    here = {item for item in items if HERE in Path(item.path).resolve().parents}
+    items.sort(key=lambda item: (item in here, item in here and _is_background_check(item)))
+    for item in here:
+        item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
+def _is_background_check(item: pytest.Item) -> bool:
+    return item.get_closest_marker("background") is not None
 
 
 @pytest.fixture(scope="session", autouse=True)
