@@ -130,6 +130,19 @@ BENCHMARKS = (
     ),
     *([API_ON_POSTGRESQL] if POSTGRES_URL else []),
     Benchmark(
+        "export",
+        "export_bench.py",
+        full=[],
+        quick=["--rows", "20000"],
+        figures={
+            "rows": "Export: ledger rows",
+            "purchase_alone_ms": "A /purchase alone (ms)",
+            "purchase_p99_ms": "A /purchase during the export, p99 (ms)",
+            "purchase_max_ms": "A /purchase during the export, slowest (ms)",
+        },
+        goals={"purchase_max_ms": at_most(200, " ms")},
+    ),
+    Benchmark(
         "sweeps",
         "sweep_bench.py",
         full=[],
