@@ -90,7 +90,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 
 def begin_immediately(engine: AsyncEngine) -> None:
-    """Every transaction on ``engine`` takes SQLite's write lock as it begins."""
+    """Every transaction on ``engine`` takes SQLite's write lock as it begins; a
+    :func:`snapshot`'s begins deferred, and never takes it."""
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
