@@ -123,6 +123,11 @@ class CampaignRules(_Strict):
     holdout_percent: Annotated[int, Field(ge=0, le=50, strict=True)] = 0
 
 
+class MiniAppRules(_Strict):
+    # how old a Mini App's signed launch data (initData) may be before its requests are refused
+    max_age_seconds: Positive = 3600
+
+
 class RewardSeed(_Strict):
     """A reward the rules file seeds: created at the first start that sees its ``key``, then
     the staff's to keep (a restart neither copies nor overwrites it)."""
@@ -169,6 +174,7 @@ class Rules(_Strict):
     surveys: SurveyRules = SurveyRules()
     messaging: MessagingRules = MessagingRules()
     campaigns: CampaignRules = CampaignRules()
+    miniapp: MiniAppRules = MiniAppRules()
     rewards: tuple[RewardSeed, ...] = ()
 
     @model_validator(mode="after")
