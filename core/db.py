@@ -185,10 +185,9 @@ async def insert_once(session: Session, row: M) -> M | None:
     """
     mapper = inspect(type(row))
     values = {
-        column.key: value
+        attribute.columns[0].key: value
         for attribute in mapper.column_attrs
         if (value := getattr(row, attribute.key)) is not None
-        for column in attribute.columns[:1]
     }
     statement = _insert_once_statement(session.get_bind().dialect.name, mapper.local_table)
     written = (await session.execute(statement, values)).first()

@@ -88,9 +88,6 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._open.cursor())
 
-    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> InlineCursor:
-        return await self.cursor().execute(sql, parameters)
-
     async def create_function(
         self, name: str, arity: int, function: Callable[..., Any], **options: Any
     ) -> None:
