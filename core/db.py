@@ -99,6 +99,15 @@ def begin_immediately(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The path of the SQLite file behind ``engine``; None for PostgreSQL or an in-memory
+    database, where no second connection of our own can reach the same data."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 def make_sessionmaker(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import tune_sqlite_connection
+from core.db import sqlite_file, tune_sqlite_connection
 
 READ_BUSY_MS = 100
 
@@ -51,10 +51,9 @@ class Reader:
 
 def _local_sqlite(engine: AsyncEngine) -> Engine | None:
     """A synchronous read-only engine on the same SQLite file, or ``None`` if there is no file."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if sqlite_file(engine) is None:
         return None
-    local = create_engine(url.set(drivername="sqlite+pysqlite"))
+    local = create_engine(engine.url.set(drivername="sqlite+pysqlite"))
 
     @event.listens_for(local, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -32,6 +32,7 @@ from core.db import (
     Sessions,
     begin_immediately,
     make_sessionmaker,
+    sqlite_file,
     transaction,
     tune_sqlite_connection,
     writer_queue,
@@ -52,9 +53,9 @@ class Writer:
     never competes for SQLite's lock with a writer of its own process.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, path: str) -> None:
         self._queue_of = engine
-        self._path = engine.url.database or ""
+        self._path = path
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._sessions: Sessions | None = None
@@ -63,10 +64,8 @@ class Writer:
     @staticmethod
     def for_engine(engine: AsyncEngine) -> Writer | None:
         """A writer for a SQLite file behind ``engine``; None where units run in place."""
-        url = engine.url
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return None
-        return Writer(engine)
+        path = sqlite_file(engine)
+        return None if path is None else Writer(engine, path)
 
     async def run(self, unit: Unit[T]) -> T:
         async with writer_queue(self._queue_of):
