@@ -279,3 +279,19 @@ class InviteLinkExpired(InviteLinkSpent):
 
 class InviteLinkUsedUp(InviteLinkSpent):
     code = "invite_link_used_up"
+
+
+class CardTokenInvalid(MemberNotFound):
+    """A member card's code that no card ever showed: garbled, forged, or from the future.
+
+    A kind of :class:`MemberNotFound`, since it names nobody, and said apart from a stale code so
+    the till knows whether to ask the member to open their card again or to look closer.
+    """
+
+    code = "card_token_invalid"
+
+
+class CardTokenExpired(BashgahError):
+    """A genuine member card's code whose minutes are over: a screenshot, or a card left open."""
+
+    code = "card_token_expired"

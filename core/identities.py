@@ -1,31 +1,31 @@
 """Forgotten identities: what stays of a person after /forget or /erase, so a comeback is known.
 
-Only a keyed hash is kept, HMAC-SHA256 under a salt the club makes for itself once (a row of
-``club_secrets``): without the salt the digests cannot be matched against a list of numbers, and
-the salt never leaves the database. What is remembered is what proves who someone is: the Telegram
-user id, and the phone only when Telegram verified it. A typed number proves nothing; remembering it
-would let a typist cost the real owner their welcome bonus.
+Only a keyed hash is kept, HMAC-SHA256 under a salt the club makes for itself once
+(:mod:`core.club_secrets`): without the salt the digests cannot be matched against a list of
+numbers, and the salt never leaves the database. What is remembered is what proves who someone
+is: the Telegram user id, and the phone only when Telegram verified it. A typed number proves
+nothing; remembering it would let a typist cost the real owner their welcome bonus.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import ClubSecret, ForgottenIdentity, Member, utcnow
+from core import club_secrets
+from core.models import ForgottenIdentity, Member, utcnow
 
 SALT_NAME = "forgotten_salt"
 
 
 async def remember(session: AsyncSession, member: Member, now: datetime | None = None) -> None:
     """Keep the digests of ``member``'s Telegram id and verified phone (call before erasing)."""
-    salt = await _salt(session)
+    salt = await club_secrets.get_or_make(session, SALT_NAME)
     for digest in _digests(salt, member.telegram_id, _proven_phone(member)):
         if await session.get(ForgottenIdentity, digest) is not None:
             continue  # forgotten before, under an earlier membership
@@ -41,7 +41,7 @@ async def is_forgotten(
     session: AsyncSession, *, telegram_id: int | None, verified_phone: str | None
 ) -> bool:
     """Whether the Telegram id or the verified (normalized) phone was a forgotten member's."""
-    salt = await session.scalar(select(ClubSecret.value).where(ClubSecret.name == SALT_NAME))
+    salt = await club_secrets.read(session, SALT_NAME)
     if salt is None:  # nobody was ever forgotten
         return False
     digests = _digests(salt, telegram_id, verified_phone)
@@ -64,20 +64,3 @@ def _digests(salt: str, telegram_id: int | None, phone: str | None) -> list[str]
 
 def _digest(salt: str, value: str) -> str:
     return hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()
-
-
-async def _salt(session: AsyncSession) -> str:
-    """The club's salt, made on first use. Two processes making it at once keep the first one."""
-    query = select(ClubSecret.value).where(ClubSecret.name == SALT_NAME)
-    salt = await session.scalar(query)
-    if salt is not None:
-        return salt
-    try:
-        async with session.begin_nested():
-            session.add(ClubSecret(name=SALT_NAME, value=secrets.token_hex(32)))
-            await session.flush()
-    except IntegrityError:
-        pass  # another transaction made it first; its committed value is the one
-    salt = await session.scalar(query)
-    assert salt is not None
-    return salt

@@ -285,7 +285,8 @@ class ForgottenIdentity(Base):
 
 
 class ClubSecret(Base):
-    """Secrets the club makes for itself once (the salt of forgotten identities)."""
+    """Secrets the club makes for itself once (:mod:`core.club_secrets`): the salt of forgotten
+    identities, the key of the member cards' codes."""
 
     __tablename__ = "club_secrets"
 

@@ -9,12 +9,15 @@ personal data away, is :func:`core.exports.export`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from core import audit, branches, jalali, lots, members, purchases, reports, trends
+from core import audit, branches, card_tokens, jalali, lots, members, purchases, reports, trends
+from core.actions import cards
 from core.audit import Actor
 from core.club import Club
-from core.db import snapshot
+from core.db import Session, snapshot
 from core.lots import Expiring
 from core.models import AuditEntry, Branch, Member, Purchase, utcnow
 from core.reports import BranchSales, ClubStats, MemberSummary
@@ -31,14 +34,40 @@ class AuditLog:
     member: Member | None
 
 
-async def member_file(club: Club, actor: Actor, query: str) -> MemberSummary:
-    """``/member``: the member staff typed (:func:`core.members.find`) on one screen.
+async def member_file(
+    club: Club, actor: Actor, query: str, now: datetime | None = None
+) -> MemberSummary:
+    """``/member``: the member staff typed (:func:`core.members.find`), or whose card's code they
+    scanned (:func:`core.actions.cards.holder`), on one screen.
 
-    :raises MemberNotFound: nobody answers to ``query``.
+    :raises MemberNotFound: nobody answers to ``query`` (:class:`CardTokenInvalid` for a code).
+    :raises CardTokenExpired: the card's code is too old.
     """
+    now = now or utcnow()
+    if card_tokens.looks_like(query):
+        return await _summary(club, lambda session: cards.holder(session, query, now), now)
+    return await _summary(club, lambda session: members.find(session, query), now)
+
+
+async def card_holder_file(
+    club: Club, actor: Actor, token: str, now: datetime | None = None
+) -> MemberSummary:
+    """The member whose card's code the till scanned, on one screen; unlike :func:`member_file`
+    nothing but a code is taken, so a typed number is not mistaken for one.
+
+    :raises CardTokenInvalid: not a genuine code.
+    :raises CardTokenExpired: genuine, but too old.
+    """
+    now = now or utcnow()
+    return await _summary(club, lambda session: cards.holder(session, token, now), now)
+
+
+async def _summary(
+    club: Club, find: Callable[[Session], Awaitable[Member]], now: datetime
+) -> MemberSummary:
     async with snapshot(club.sessions) as session:
-        member = await members.find(session, query)
-        return await reports.member_summary(session, club.rules, member.id, utcnow())
+        member = await find(session)
+        return await reports.member_summary(session, club.rules, member.id, now)
 
 
 async def club_stats(club: Club, actor: Actor) -> ClubStats:
