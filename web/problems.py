@@ -17,6 +17,7 @@ from core.errors import (
     BashgahError,
     BranchForbidden,
     BranchNotFound,
+    CardTokenExpired,
     CodeNotFound,
     InvalidInput,
     MemberNotFound,
@@ -58,10 +59,12 @@ def words(locale: str, code: str, values: dict[str, Any]) -> str:
 
 
 def status_of(error: BashgahError) -> int:
-    """404 for what does not exist, 403 for another branch's, 422 for a malformed value, 409 for
-    any other refusal."""
+    """404 for what does not exist, 410 for a member card's code that did but is too old, 403 for
+    another branch's, 422 for a malformed value, 409 for any other refusal."""
     if isinstance(error, NOT_FOUND):
         return 404
+    if isinstance(error, CardTokenExpired):
+        return 410
     if isinstance(error, BranchForbidden):
         return 403
     if isinstance(error, InvalidInput):

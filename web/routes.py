@@ -19,6 +19,7 @@ from core.actions import catalogue, joining, purchases, redemptions, reports
 from core.api_keys import actor_of
 from core.club import Club
 from core.models import ApiKey, Purchase
+from core.reports import MemberSummary
 from web import notices
 from web.auth import caller
 from web.idempotency import idempotency_key, once
@@ -50,8 +51,30 @@ def _club(request: Request) -> Club:
 
 @router.get("/members/{ref}", response_model=MemberOut, tags=["members"])
 async def member(request: Request, key: Caller, ref: str) -> MemberOut:
-    """A member by phone or number: tier, balance and the points still waiting."""
-    summary = await reports.member_file(_club(request), actor_of(key), ref)
+    """A member by phone, number or card code: tier, balance and the points still waiting."""
+    return _member_out(await reports.member_file(_club(request), actor_of(key), ref))
+
+
+@router.get(
+    "/members/by-card/{token}",
+    response_model=MemberOut,
+    responses={
+        404: {"description": "`card_token_invalid`: no member card ever showed this code."},
+        410: {"description": "`card_token_expired`: a genuine code, but too old."},
+    },
+    tags=["members"],
+)
+async def member_by_card(request: Request, key: Caller, token: str) -> MemberOut:
+    """The member whose card the till scanned: the code in the card's QR (``C:…``), which changes
+    every minute and is accepted for 60 to 120 seconds, so a screenshot of an old card names
+    nobody. Nothing but a card's code is taken here (``GET /members/{ref}`` takes a phone or a
+    number, and a code too). A stale code is 410 ``card_token_expired`` (ask the member to open
+    their card again); a garbled or forged one is 404 ``card_token_invalid``. Any key, a branch's
+    too, may read it: members belong to the whole club."""
+    return _member_out(await reports.card_holder_file(_club(request), actor_of(key), token))
+
+
+def _member_out(summary: MemberSummary) -> MemberOut:
     found = summary.member
     return MemberOut(
         number=found.id, name=found.name, tier=found.tier, balance=found.balance,

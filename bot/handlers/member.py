@@ -14,7 +14,7 @@ from bot.context import BotContext
 from bot.images import member_card_png, qr_png
 from bot.staff_access import actor
 from core import referrals
-from core.actions import membership, standing
+from core.actions import cards, standing
 from core.actions import redemptions as redeeming
 from core.codes import format_redemption_code
 from core.digits import format_number
@@ -173,7 +173,10 @@ async def invite(update: Update, context: BotContext) -> None:
 
 
 async def card(update: Update, context: BotContext) -> None:
-    member = await membership.me(context.club, actor(update))
+    """/card: the member's card, its QR code a fresh code (:mod:`core.card_tokens`) that the till
+    accepts for a minute or two, so a screenshot of yesterday's card names nobody."""
+    issued = await cards.issue(context.club, actor(update))
+    member = issued.member
     context.remember_locale(member.locale)
     locale = context.locale(update)
     tier_label = context.text(update, "labels/tier", tier=member.tier)
@@ -184,7 +187,7 @@ async def card(update: Update, context: BotContext) -> None:
         tier_key=member.tier,
         tier_label=tier_label,
         points_text=format_number(member.balance, locale),
-        qr_data=f"#{member.id}",
+        qr_data=issued.token,
         labels={
             "points": context.text(update, "image/points"),
             "member_number": context.text(update, "image/member_number"),
