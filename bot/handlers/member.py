@@ -196,7 +196,9 @@ async def card(update: Update, context: BotContext) -> None:
     await context.bot.send_photo(
         update.effective_chat.id,
         InputFile(png, filename="card.png"),
-        caption=context.text(update, "card_caption", member=member, tier_label=tier_label),
+        caption=context.text(
+            update, "card_caption", member=member, tier_label=tier_label, token=issued.token
+        ),
     )
 
 
