@@ -74,7 +74,7 @@ async def test_staff_are_told_a_code_is_stale_or_forged_and_nothing_changes(
     before = await reload_member(bot.club.sessions, sara.id)
 
     assert "کارتش را دوباره باز کند" in await _staff_reads(bot, stale)
-    assert "مال هیچ کارت عضویتی نیست" in await _staff_reads(bot, forged)
+    assert "به هیچ کارت عضویتی تعلق ندارد" in await _staff_reads(bot, forged)
     assert "Sara" in await _staff_reads(bot, fresh.lower())
 
     after = await reload_member(bot.club.sessions, sara.id)

@@ -28,7 +28,8 @@ CAPTION_BRANCHES = 4  # branches whose sales fit in the chart's caption (1,024 c
 
 @at_the_till
 async def member_file(update: Update, context: BotContext, desk: Desk) -> None:
-    """/member <query>"""
+    """/member <query>: a phone, a member number, an @username, or the code of a member's card
+    (a stale or forged code is answered in words and changes nothing)."""
     query = " ".join(shape("member", context.args, 1))
     summary = await reports.member_file(context.club, actor(update), query)
     await context.say(update, "staff/member", summary=summary, member=summary.member)
