@@ -1,9 +1,10 @@
 """The member card's code (:mod:`core.card_tokens`): made for the member who opens their card,
 and read back to a member for staff and the till.
 
-The Mini App asks for a fresh code every minute, so issuing one is a read: the club's ``card``
-secret is written once, by the first card ever opened, and only then does issuing take the
-writer's turn (:meth:`core.club.Club.write`).
+The Mini App asks for a fresh code every minute, so issuing one costs what the member's other
+screens cost (one short transaction that finds them, :func:`member_of`) and no more: the club's
+``card`` secret is written once, by the first card ever opened, and only then does issuing take
+the writer's turn (:meth:`core.club.Club.write`).
 """
 
 from __future__ import annotations
