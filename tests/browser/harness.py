@@ -10,6 +10,16 @@
 - the rest is what a person does or sees in Telegram around the page: the methods the page called
   (:func:`telegram_calls`), the MainButton and BackButton pressed, a popup answered, the theme
   switched, and what the page weighed and threw.
+
+A page test, with the ``chromium`` fixture (tests/browser/conftest.py) and the suite's ``club``::
+
+    async def test_the_member_sees_their_points(chromium: Browser, club: Club) -> None:
+        user = {"id": 42, "first_name": "زهرا", "language_code": "fa"}
+        init_data = launch_data(TOKEN, user, auth_date=int(time.time()))
+        async with serve(create_app(club)) as base_url:
+            page = await open_app(chromium, base_url, "/app", init_data=init_data, theme=LIGHT)
+            await expect(page.get_by_text("۱٬۲۵۰")).to_be_visible()
+            assert "ready" in await called(page)
 """
 
 from __future__ import annotations

@@ -8,12 +8,15 @@ import time
 from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from core.club import Club
+from core.models import Branch
 from tests.browser.harness import (
     answer_popup,
     called,
@@ -226,3 +229,17 @@ async def test_persian_is_drawn_in_our_font_within_the_first_view_budget(
         assert await page.evaluate("document.fonts.check('700 18px Vazirmatn', 'امتیاز ۱٬۲۵۰')")
         assert await page_weight(page) < FIRST_VIEW_BYTES
         await page.screenshot(path=SCREENSHOT)
+
+
+async def test_the_served_app_works_on_the_tests_open_club(chromium: Browser, club: Club) -> None:
+    """uvicorn runs in the test's loop, where the club's connections were opened (asyncpg's
+    cannot be used from another loop)."""
+
+    async def branches(_: Request) -> Response:
+        async with club.sessions() as session:
+            return JSONResponse(list(await session.scalars(select(Branch.code))))
+
+    app = Starlette(routes=[Route("/app", _page), Route("/branches", branches)])
+    async with serve(app) as base_url:
+        page = await _launched(chromium, base_url)
+        assert await page.evaluate("fetch('/branches').then(answer => answer.json())") == ["main"]
