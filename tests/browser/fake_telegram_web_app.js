@@ -78,7 +78,9 @@
     initDataUnsafe = parseQueryString(initData);
     Object.keys(initDataUnsafe).forEach(function (key) {
       var value = initDataUnsafe[key];
-      if (value && /^(\{.*\}|\[.*\])$/.test(value)) {
+      var first = value ? value.substr(0, 1) : '';
+      var last = value ? value.substr(-1) : '';
+      if ((first === '{' && last === '}') || (first === '[' && last === ']')) {
         try {
           initDataUnsafe[key] = JSON.parse(value);
         } catch (e) {}
