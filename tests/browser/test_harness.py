@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -126,12 +127,17 @@ async def _background(page: Page) -> str:
 async def test_the_page_is_launched_as_telegram_launches_it(chromium: Browser) -> None:
     async with serve(APP) as base_url:
         init_data = launch_data(TOKEN, USER, auth_date=int(time.time()))
-        page = await open_app(chromium, base_url, "/app", init_data=init_data, theme=LIGHT)
+        page = await open_app(
+            chromium, base_url, "/app", init_data=init_data, theme=LIGHT, locale="fa-IR"
+        )
         await expect(page.locator("#name")).to_have_text("زهرا")
         # The page sent initData back whole, and the server's own check accepted it.
         await expect(page.locator("#who")).to_have_text('{"scheme":"tma","user":4242}')
         assert await page.evaluate("Telegram.WebApp.initData") == init_data
-        assert await page.evaluate("Telegram.WebApp.platform") == "android"
+        assert await page.evaluate("[Telegram.WebApp.platform, navigator.language]") == [
+            "android",
+            "fa-IR",
+        ]
         assert await page.evaluate("Telegram.WebApp.isExpanded") is True
         assert (await called(page))[:2] == ["ready", "expand"]
         assert {"method": "MainButton.setText", "args": ["ثبت خرید"], "path": "/app"} in (
@@ -174,6 +180,8 @@ async def test_a_theme_switch_recolours_the_page_live(chromium: Browser) -> None
             "window.themes = []; Telegram.WebApp.onEvent('themeChanged',"
             " () => themes.push(Telegram.WebApp.colorScheme))"
         )
+        with pytest.raises(ValueError, match="Telegram derives the scheme from bg_color"):
+            await set_theme(page, DARK, "light")
         await set_theme(page, DARK, "dark")
         assert await _background(page) == "rgb(33, 45, 59)"
         assert await page.evaluate("themes") == ["dark"]
