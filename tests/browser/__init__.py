@@ -1,0 +1,1 @@
+"""The Mini App in headless Chromium, launched as Telegram launches it (issue 16)."""
