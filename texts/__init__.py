@@ -85,6 +85,11 @@ class Translator:
         env.globals["locale"] = locale
         return env
 
+    def filters(self, locale: str) -> dict[str, Callable[..., Any]]:
+        """The filters templates in ``locale`` read numbers, dates and labels with, for another
+        environment that renders with them (the Mini App's pages, :mod:`web.views`)."""
+        return dict(self._envs[self.locale_for(locale)].filters)
+
     def locale_for(self, preferred: str | None) -> str:
         """A supported locale: the member's or Telegram's language if we have it, else default."""
         if preferred:

@@ -10,13 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from core import allocation, audit, branches, events, members, redemptions, rewards
+from core import allocation, audit, branches, events, members, notices, redemptions, rewards
 from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
+from core.codes import format_redemption_code
 from core.db import Session, transaction
 from core.errors import RewardUnavailable
 from core.models import Member, Redemption, Reward, utcnow
+from core.notices import Render
+
+#: The chat's message with a redeemed reward's code: a notice when another face redeemed it.
+REDEEMED = "redeemed"
 
 
 @dataclass(frozen=True)
@@ -98,11 +103,16 @@ async def my_codes(club: Club, actor: Actor) -> Codes:
     return Codes(member, codes)
 
 
-async def redeem(club: Club, actor: Actor, reward_id: int, *, key: str) -> Handed:
+async def redeem(
+    club: Club, actor: Actor, reward_id: int, *, key: str, render: Render | None = None
+) -> Handed:
     """The member redeems a reward; the same ``key`` (the face's request) redeems once.
 
     The request is keyed by the member too, so a button pressed again after /forget and a new
     join is a new request of the new member, never a replay showing the previous member's code.
+    With ``render`` (a face other than the chat: the Mini App) the code is also told in the chat,
+    as the chat's own ``redeemed`` message, through the outbox in the same transaction: once,
+    however often the request is replayed (:mod:`core.notices`).
     """
 
     async def unit(session: Session) -> Handed:
@@ -111,6 +121,12 @@ async def redeem(club: Club, actor: Actor, reward_id: int, *, key: str) -> Hande
             session, club.rules, member.id, reward_id, request_key=_of_member(key, member.id)
         )
         reward = await rewards.get(session, redemption.reward_id)
+        if render is not None:
+            told = render(
+                REDEEMED, member, reward=reward, code=format_redemption_code(redemption.code),
+                expires_at=redemption.expires_at, balance=member.balance,
+            )  # fmt: skip
+            await notices.write_to(session, member, f"notice:{REDEEMED}:{redemption.id}", told)
         return Handed(member, reward, redemption)
 
     return await club.write(unit)
