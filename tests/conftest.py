@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -201,6 +202,26 @@ async def club(
 ) -> AsyncIterator[Club]:
     """The club the core actions take, with the default rules and a staff group."""
     club = club_over(engine, sessions, database_url, Rules())
+    yield club
+    club.release()
+
+
+#: The bot token of ``app_club``: the Mini App's launch data is signed with it.
+MINIAPP_TOKEN = "7000000001:AAE-miniapp-test-token_0123456789abc"
+
+
+@pytest.fixture
+async def app_club(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> AsyncIterator[Club]:
+    """The suite's club, with a bot token: the key of every launch's signature."""
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        staff_chat_id=STAFF_CHAT_ID,
+        bot_token=SecretStr(MINIAPP_TOKEN),
+    )
+    club = Club(settings, Rules(), engine, sessions)
     yield club
     club.release()
 

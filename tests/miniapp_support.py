@@ -1,43 +1,19 @@
-"""What the Mini App's tests share: a club whose bot has a token (the launch data is signed with
-it), a member launching the app, and the ``Authorization: tma`` header Telegram's page sends."""
+"""What the Mini App's tests share: a member launching the app, the ``Authorization: tma`` header
+Telegram's page sends, signed with the bot token of the ``app_club`` fixture (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
-from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.club import Club
-from core.config import Settings
 from core.models import Member
-from core.rules import Rules
 from tests.browser.harness import launch_data
-from tests.conftest import STAFF_CHAT_ID
+from tests.conftest import MINIAPP_TOKEN as TOKEN
 from web.app import create_app
 from web.launch import IsAdmin
-
-TOKEN = "7000000001:AAE-miniapp-test-token_0123456789abc"
-
-
-@pytest.fixture
-async def app_club(
-    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], database_url: str
-) -> AsyncIterator[Club]:
-    """The suite's club, with a bot token: the key of every launch's signature."""
-    settings = Settings(
-        _env_file=None,
-        database_url=database_url,
-        staff_chat_id=STAFF_CHAT_ID,
-        bot_token=SecretStr(TOKEN),
-    )
-    club = Club(settings, Rules(), engine, sessions)
-    yield club
-    club.release()
 
 
 def user_of(member: Member, language: str = "fa") -> dict[str, Any]:

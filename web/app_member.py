@@ -31,7 +31,8 @@ router = APIRouter(prefix="/app/api", include_in_schema=False)
 HISTORY_PAGE = 20
 #: The key the page makes for each screen it shows (a UUID): short enough to fit the
 #: redemption's request key with the member's id and the reward's.
-_KEY = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+KEY_LIMIT = 64
+_KEY = re.compile(rf"^[A-Za-z0-9-]{{1,{KEY_LIMIT}}}$")
 
 
 def _club(request: Request) -> Club:
@@ -44,9 +45,10 @@ async def card(request: Request, launch: Launched) -> dict[str, Any]:
     and the QR code the till scans, fetched again as each minute's code takes over."""
     club = _club(request)
     member = await standing.points(club, launch.actor)
+    qr = await _qr(request, launch, member.locale)
     return screen(
-        request, member.locale, "card.html", member=member, **_progress(club, member),
-        qr=await _qr(request, launch, member.locale),
+        request, member.locale, "card.html", refresh=qr["refresh"], member=member, qr=qr["html"],
+        **_progress(club, member),
     )  # fmt: skip
 
 
@@ -133,7 +135,7 @@ async def redeem(
     """Redeem with the chat's own core action: the same key (a second tap, a retry) redeems
     once and shows the same code; the chat is told the code too."""
     if key is None or not _KEY.match(key):
-        raise Refused(400, "idempotency_key_required")
+        raise Refused(400, "idempotency_key_required", limit=KEY_LIMIT)
     club = _club(request)
     handed = await redeeming.redeem(
         club, launch.actor, reward_id, key=f"app:{key}:{reward_id}",
