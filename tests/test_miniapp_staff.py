@@ -4,14 +4,18 @@ anyone else is refused before any number is read; a segment rule is counted or e
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
-from core.actions import purchases
+from core.actions import campaigns, purchases
 from core.audit import Actor
+from core.campaigns import Draft
 from core.club import Club
 from core.digits import format_number
+from core.models import SurveyKind, utcnow
 from tests.miniapp_support import admins, client, tma
+from tests.test_actions_staff_views import _answered as answered
 from tests.test_web_api import a_member
 
 pytestmark = pytest.mark.asyncio
@@ -52,6 +56,28 @@ async def test_an_administrator_sees_the_clubs_weeks_points_and_charts_in_persia
     assert "تا ۳۰ روز دیگر" in html and "تا ۹۰ روز دیگر" in html
     assert "هنوز پاسخی نیامده است." in html and "هنوز کارزاری نیست." in html
     assert 'data-live="/app/api/staff/segment"' in html
+
+
+async def test_the_surveys_score_and_margin_and_the_campaigns_read_in_words(
+    app_club: Club,
+) -> None:
+    for n, score in enumerate((10, 10, 9, 0)):
+        member = await a_member(app_club, name=f"M{n}")
+        await answered(app_club, member, SurveyKind.NPS, score)
+    draft = Draft(
+        name="یلدا", template="سلام {{ name }}", segment="balance >= 0",
+        run_at=utcnow() + timedelta(days=1),
+    )  # fmt: skip
+    await campaigns.create(app_club, Actor(900, "Owner"), draft)
+
+    async with client(app_club, admins(900)) as http:
+        html = (await http.get("/app/api/staff", headers=tma(OWNER))).json()["html"]
+
+    nps = html.split('data-survey="nps"')[1].split('data-survey="ces"')[0]
+    assert "<b>۵۰</b> از ۴ پاسخ؛ با اطمینان ۹۵٪، عدد واقعی تا " in nps  # 3 promoters, 1 detractor
+    assert "بالاتر یا پایین‌تر است." in nps
+    campaign = html.split("data-campaign=")[1]
+    assert "یلدا" in campaign and "رسیده: ۰" in campaign and "گروه کنترل (نفرستاده): ۰" in campaign
 
 
 async def test_the_dashboard_speaks_english_to_an_english_telegram(app_club: Club) -> None:
