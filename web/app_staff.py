@@ -55,7 +55,8 @@ class Survey:
 def _survey(request: Request, locale: str, found: Report) -> Survey:
     places = DECIMALS[found.kind]
     score = found.score
-    weekly = [round(w.score.value) for w in found.weeks if w.score.value is not None]
+    # Scaled to whole numbers by the score's decimals (CES 5.4 is drawn as 54): a chart's shape.
+    weekly = [round(w.score.value * 10**places) for w in found.weeks if w.score.value is not None]
     caption = words(request, locale, "staff/survey_chart", kind=found.kind.value, weeks=len(weekly))
     return Survey(
         kind=found.kind.value,
@@ -68,8 +69,9 @@ def _survey(request: Request, locale: str, found: Report) -> Survey:
     )
 
 
-def _percent(value: float | None, locale: str) -> str | None:
-    return None if value is None else decimal(100 * value, locale, 1)
+def _percent(value: float, locale: str) -> str:
+    """A difference of proportions (0.052) in percentage points (5.2)."""
+    return decimal(100 * value, locale, 1)
 
 
 @dataclass(frozen=True)
