@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from core.actions import campaigns, purchases
 from core.audit import Actor
+from core.campaign_reports import Lift
 from core.campaigns import Draft
 from core.club import Club
 from core.digits import format_number
@@ -17,8 +19,7 @@ from core.models import SurveyKind, utcnow
 from tests.miniapp_support import admins, client, tma
 from tests.test_actions_staff_views import _answered as answered
 from tests.test_web_api import a_member
-
-pytestmark = pytest.mark.asyncio
+from web.app_staff import ShownLift, campaign_row
 
 OWNER = {"id": 900, "first_name": "Owner", "language_code": "fa"}
 CASHIER = Actor(601, "Cashier")
@@ -143,3 +144,13 @@ async def test_a_garbage_segment_is_explained_in_words(app_club: Club) -> None:
     assert "<b>x" not in shown  # what was typed comes back escaped
     assert "in this segment" not in shown and 'class="minus"' in shown
     assert "balance" in shown  # the nearest field's name, to mend the typo
+
+
+def test_a_campaigns_lift_reads_in_signed_percentage_points() -> None:
+    """Enough messages for a lift need a holdout of thirty: its words are checked on the report."""
+    report = SimpleNamespace(buying_lift=Lift(difference=0.114, margin=0.152))
+    fewer = SimpleNamespace(buying_lift=Lift(difference=-0.005, margin=0.09))
+
+    assert campaign_row(report, "fa").buying_lift == ShownLift("+۱۱٫۴", "۱۵٫۲")
+    assert campaign_row(fewer, "en").buying_lift == ShownLift("-0.5", "9.0")
+    assert campaign_row(SimpleNamespace(buying_lift=None), "fa").buying_lift is None

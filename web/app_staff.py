@@ -57,7 +57,9 @@ def _survey(request: Request, locale: str, found: Report) -> Survey:
     score = found.score
     # Scaled to whole numbers by the score's decimals (CES 5.4 is drawn as 54): a chart's shape.
     weekly = [round(w.score.value * 10**places) for w in found.weeks if w.score.value is not None]
-    caption = words(request, locale, "staff/survey_chart", kind=found.kind.value, weeks=len(weekly))
+    caption = words(
+        request, locale, "staff/survey_chart", survey_kind=found.kind.value, survey_days=SURVEY_DAYS
+    )
     return Survey(
         kind=found.kind.value,
         n=score.n,
@@ -75,20 +77,29 @@ def _percent(value: float, locale: str) -> str:
 
 
 @dataclass(frozen=True)
+class ShownLift:
+    """A lift in percentage points, as words show it (the chat's ``/campaigns <id>`` too)."""
+
+    difference: str
+    margin: str
+
+
+@dataclass(frozen=True)
 class CampaignRow:
     """A campaign's results as the chat's report has them: delivered, held out, the lift."""
 
     report: CampaignReport
-    buying_lift: str | None
-    buying_margin: str | None
+    buying_lift: ShownLift | None  # None: no holdout, or too few messages to tell
 
 
-def _campaign(found: CampaignReport, locale: str) -> CampaignRow:
+def campaign_row(found: CampaignReport, locale: str) -> CampaignRow:
+    """The report with its buying lift in percentage points, signed as the chat shows it."""
     lift = found.buying_lift
+    if lift is None:
+        return CampaignRow(found, None)
+    sign = "+" if lift.difference > 0 else ""
     return CampaignRow(
-        found,
-        None if lift is None else _percent(lift.difference, locale),
-        None if lift is None else _percent(lift.margin, locale),
+        found, ShownLift(sign + _percent(lift.difference, locale), _percent(lift.margin, locale))
     )
 
 
@@ -102,7 +113,7 @@ async def dashboard(request: Request, launch: Administrator) -> dict[str, Any]:
     weeks = found.trend.weeks
 
     def chart(kind: str, draw: Any, values: list[int]) -> Markup:
-        caption = words(request, locale, "staff/chart", series=kind, weeks=len(values))
+        caption = words(request, locale, "staff/chart", series=kind, trend=found.trend)
         return draw(values, caption=caption, name=kind)
 
     weekly = [
@@ -116,7 +127,9 @@ async def dashboard(request: Request, launch: Administrator) -> dict[str, Any]:
         for kind in SurveyKind
     ]
     latest = (await campaigns.listing(club, launch.actor))[:CAMPAIGNS_SHOWN]
-    results = [_campaign(await campaigns.report(club, launch.actor, c.id), locale) for c in latest]
+    results = [
+        campaign_row(await campaigns.report(club, launch.actor, c.id), locale) for c in latest
+    ]
     return screen(
         request, locale, "staff.html",
         club=found.club, trend=found.trend, weekly=weekly, forecast=found.expiry_forecast,
