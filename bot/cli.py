@@ -75,7 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--port",
         type=int,
-        help=f"port of the webhook (default {WEBHOOK_PORT}); in polling mode, serve the HTTP API",
+        help=(
+            f"port of the webhook (default {WEBHOOK_PORT}); in polling mode, serve the HTTP API "
+            "(and the Mini App at /app, reached at BASHGAH_PUBLIC_URL)"
+        ),
     )
     shell = commands.add_parser("shell", help="chat with the bot offline, no token needed")
     shell.add_argument("--script", type=Path, help="play a scripted conversation and print it")

@@ -7,6 +7,7 @@ file (see :mod:`core.rules`), so an operator can change one without touching the
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     api_base_url: str = DEFAULT_API_BASE_URL
     # Where Telegram is blocked: the bot's every call to the Bot API goes through this proxy.
     proxy_url: SecretStr | None = None  # it may hold the proxy's password
+    # Where Telegram reaches the HTTP server (``bashgah run --port``) for the Mini App at /app.
+    public_url: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -61,6 +64,26 @@ class Settings(BaseSettings):
                 f"a proxy URL is {'|'.join(PROXY_SCHEMES)}://[user:password@]host:port"
             )
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _https_public_url(cls, value: str | None) -> str | None:
+        """Telegram opens a Mini App only over HTTPS: an http:// or mistyped URL fails at start,
+        not as a menu button that opens nothing."""
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"the public URL is https://host[:port][/path], where Telegram reaches "
+                f"the HTTP server (Mini Apps open only over HTTPS), not {value!r}"
+            )
+        return value.rstrip("/")
+
+    @property
+    def miniapp_url(self) -> str | None:
+        """The member's Mini App, as Telegram opens it; None when no public URL is set."""
+        return f"{self.public_url}/app" if self.public_url else None
 
     @property
     def tz(self) -> ZoneInfo:
