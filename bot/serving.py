@@ -26,10 +26,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.app import running
 from bot.context import club_of
+from bot.staff_access import staff_admin_check
 from bot.updates import SHUTDOWN_SECONDS as UPDATES_SHUTDOWN_SECONDS
 from bot.updates import UpdateFlow, poll, stop_signal
 from bot.webhook import WebhookHandling
-from core.club import Club
 from web.app import API_PREFIX, create_app
 from web.telegram_webhook import TelegramWebhook
 
@@ -81,12 +81,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def api_server(
-    club: Club, stop: asyncio.Event, webhook: TelegramWebhook | None = None
+    app: Application, stop: asyncio.Event, webhook: TelegramWebhook | None = None
 ) -> uvicorn.Server:
-    """uvicorn over the HTTP app of ``club``, with its limits, no access log (the audit log says
-    what changed), and the process's own logging rather than uvicorn's."""
+    """uvicorn over the HTTP app of ``app``'s club (its Mini App dashboard asking the bot who
+    administers the staff group), with its limits, no access log (the audit log says what
+    changed), and the process's own logging rather than uvicorn's."""
     config = uvicorn.Config(
-        create_app(club, webhook),
+        create_app(club_of(app), webhook, is_admin=staff_admin_check(app)),
         http=_H11,
         ws="none",
         log_config=None,
@@ -134,7 +135,7 @@ async def _serve(
     with sock:
         stop = stop_signal()
         async with running(app, background_work=True):
-            server = api_server(club_of(app), stop, webhook)
+            server = api_server(app, stop, webhook)
             serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
             serving.add_done_callback(lambda _: stop.set())
             host, port = sock.getsockname()[:2]

@@ -16,22 +16,28 @@ the club's staff.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import Application
 
 from bot.context import BotContext
 from core import branches
 from core.audit import Actor
+from web.launch import IsAdmin
 
 CACHE_SECONDS = 60
 BRANCH_CACHE_SECONDS = 30
 _CACHE_KEY = "staff_roles"
 _BRANCH_GROUPS_KEY = "branch_groups"
+log = logging.getLogger(__name__)
 
 
 class Role(IntEnum):
@@ -105,16 +111,41 @@ async def _role_in(update: Update, context: BotContext, chat_id: int) -> Role:
     user = update.effective_user
     if user is None:
         return Role.NONE
-    cache: dict[tuple[int, int], tuple[Role, float]] = context.bot_data.setdefault(_CACHE_KEY, {})
-    cached = cache.get((chat_id, user.id))
+    return await role_in_chat(context.bot, context.bot_data, chat_id, user.id)
+
+
+async def role_in_chat(bot: Bot, bot_data: dict[str, Any], chat_id: int, user_id: int) -> Role:
+    """A user's role in a group, asked of Telegram and remembered in ``bot_data`` for
+    :data:`CACHE_SECONDS`: the chat's staff commands and the Mini App's dashboard share it."""
+    cache: dict[tuple[int, int], tuple[Role, float]] = bot_data.setdefault(_CACHE_KEY, {})
+    cached = cache.get((chat_id, user_id))
     if cached and cached[1] > time.monotonic():
         return cached[0]
-    member = await context.bot.get_chat_member(chat_id, user.id)
+    member = await bot.get_chat_member(chat_id, user_id)
     role = _ROLES.get(member.status, Role.NONE)
     if member.status == ChatMemberStatus.RESTRICTED and getattr(member, "is_member", False):
         role = Role.STAFF
-    cache[(chat_id, user.id)] = (role, time.monotonic() + CACHE_SECONDS)
+    cache[(chat_id, user_id)] = (role, time.monotonic() + CACHE_SECONDS)
     return role
+
+
+def staff_admin_check(app: Application[Any, Any, Any, Any, Any, Any]) -> IsAdmin:
+    """The Mini App's dashboard check: is this Telegram user an administrator of the club's
+    staff group? The same question, and the same cache, as the chat's administrators' commands;
+    web has no bot of its own, so the composition root hands it this."""
+
+    async def is_admin(user_id: int) -> bool:
+        staff_chat = app.bot_data["settings"].staff_chat_id
+        if staff_chat is None:
+            return False
+        try:
+            role = await role_in_chat(app.bot, app.bot_data, staff_chat, user_id)
+        except TelegramError as error:  # not in the group, or the group is gone: no dashboard
+            log.info("no dashboard for %d: %s", user_id, error)
+            return False
+        return role is Role.ADMIN
+
+    return is_admin
 
 
 async def _branch_of_group(context: BotContext, chat_id: int) -> str | None:

@@ -146,6 +146,8 @@ class BotApiStandin(BaseRequest):
             member = {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "U"}}
             if status == "administrator":
                 member.update(_ADMIN_RIGHTS)
+            elif status == "creator":  # the group's owner: a field of theirs alone
+                member["is_anonymous"] = False
             return member
         if call.method == "getFile":
             file_id = str(call.params["file_id"])
