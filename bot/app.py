@@ -16,6 +16,8 @@ from telegram import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
+    MenuButtonWebApp,
+    WebAppInfo,
 )
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
@@ -93,7 +95,8 @@ async def _open(app: Application) -> None:
 
 async def _publish_commands(app: Application) -> None:
     """The command menus, per language, for members, for the staff chat and for the branches'
-    groups known now (a group added later has its commands, not yet their menu)."""
+    groups known now (a group added later has its commands, not yet their menu); and, with a
+    public URL, the members' menu button opening the Mini App."""
     settings: Settings = app.bot_data["settings"]
     translator: Translator = app.bot_data[TRANSLATOR_KEY]
     for locale in LOCALES:
@@ -119,6 +122,12 @@ async def _publish_commands(app: Application) -> None:
             await app.bot.set_my_commands(till, scope=BotCommandScopeChat(branch.staff_chat_id))
         except TelegramError as error:  # the bot is not in the group yet: the commands still work
             log.warning("no command menu for branch %s's group: %s", branch.code, error)
+    if settings.miniapp_url is not None:  # unset: no Mini App is advertised, the menu stays
+        await app.bot.set_chat_menu_button(
+            menu_button=MenuButtonWebApp(
+                translator(settings.locale, "buttons/menu_app"), WebAppInfo(settings.miniapp_url)
+            )
+        )
 
 
 def _commands(text: str) -> list[BotCommand]:

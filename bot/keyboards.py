@@ -14,6 +14,7 @@ from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
     ReplyKeyboardMarkup,
+    WebAppInfo,
 )
 
 from bot.callbacks import Kind
@@ -68,3 +69,15 @@ def pager(text: Text, kind: Kind, page: int, has_next: bool) -> InlineKeyboardMa
     if has_next:
         row.append((text("buttons/older"), kind.pack(page + 1)))
     return inline([row]) if row else None
+
+
+def with_app(
+    text: Text, app_url: str | None, markup: InlineKeyboardMarkup | None = None
+) -> InlineKeyboardMarkup | None:
+    """``markup`` with a last row opening the Mini App at ``app_url`` (a ``web_app`` button:
+    private chats only); ``markup`` as it is when the club has no public URL."""
+    if app_url is None:
+        return markup
+    rows = list(markup.inline_keyboard) if markup is not None else []
+    rows.append([InlineKeyboardButton(text("buttons/open_app"), web_app=WebAppInfo(app_url))])
+    return InlineKeyboardMarkup(rows)

@@ -6,7 +6,7 @@ name is looked up again, so an old button cannot do more than the same action do
 
 from __future__ import annotations
 
-from telegram import InputFile, Update
+from telegram import InlineKeyboardMarkup, InputFile, Update
 from telegram.ext import filters
 
 from bot import callbacks, keyboards
@@ -33,6 +33,7 @@ async def points(update: Update, context: BotContext) -> None:
     await context.say(
         update,
         "points",
+        _app_button(update, context),
         member=member,
         qualifying=member.qualifying,
         next_tier=next_tier.key if next_tier else None,
@@ -64,7 +65,7 @@ async def catalogue(update: Update, context: BotContext) -> None:
         update,
         context,
         context.text(update, "rewards", member=shown.member, rewards=shown.rewards),
-        keyboards.inline(buttons) if buttons else None,
+        _app_button(update, context, keyboards.inline(buttons) if buttons else None),
     )
 
 
@@ -199,6 +200,7 @@ async def card(update: Update, context: BotContext) -> None:
         caption=context.text(
             update, "card_caption", member=member, tier_label=tier_label, token=issued.token
         ),
+        reply_markup=_app_button(update, context),
     )
 
 
@@ -208,6 +210,16 @@ async def help_text(update: Update, context: BotContext) -> None:
 
 async def unknown_command(update: Update, context: BotContext) -> None:
     await context.say(update, "unknown_command")
+
+
+def _app_button(
+    update: Update, context: BotContext, markup: InlineKeyboardMarkup | None = None
+) -> InlineKeyboardMarkup | None:
+    """``markup`` and a button opening the Mini App, where the club has one: the same answer,
+    live and browsable."""
+    return keyboards.with_app(
+        lambda key: context.text(update, key), context.club.settings.miniapp_url, markup
+    )
 
 
 async def _show(update: Update, context: BotContext, text: str, markup) -> None:
