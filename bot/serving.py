@@ -30,7 +30,9 @@ from bot.staff_access import staff_admin_check
 from bot.updates import SHUTDOWN_SECONDS as UPDATES_SHUTDOWN_SECONDS
 from bot.updates import UpdateFlow, poll, stop_signal
 from bot.webhook import WebhookHandling
+from core.club import Club
 from web.app import API_PREFIX, create_app
+from web.launch import IsAdmin
 from web.telegram_webhook import TelegramWebhook
 
 log = logging.getLogger(__name__)
@@ -81,13 +83,17 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def api_server(
-    app: Application, stop: asyncio.Event, webhook: TelegramWebhook | None = None
+    club: Club,
+    stop: asyncio.Event,
+    webhook: TelegramWebhook | None = None,
+    *,
+    is_admin: IsAdmin | None = None,
 ) -> uvicorn.Server:
-    """uvicorn over the HTTP app of ``app``'s club (its Mini App dashboard asking the bot who
-    administers the staff group), with its limits, no access log (the audit log says what
+    """uvicorn over the HTTP app of ``club`` (its Mini App dashboard for those ``is_admin``
+    says administer the staff group), with its limits, no access log (the audit log says what
     changed), and the process's own logging rather than uvicorn's."""
     config = uvicorn.Config(
-        create_app(club_of(app), webhook, is_admin=staff_admin_check(app)),
+        create_app(club, webhook, is_admin=is_admin),
         http=_H11,
         ws="none",
         log_config=None,
@@ -135,7 +141,7 @@ async def _serve(
     with sock:
         stop = stop_signal()
         async with running(app, background_work=True):
-            server = api_server(app, stop, webhook)
+            server = api_server(club_of(app), stop, webhook, is_admin=staff_admin_check(app))
             serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
             serving.add_done_callback(lambda _: stop.set())
             host, port = sock.getsockname()[:2]
