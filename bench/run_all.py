@@ -187,6 +187,18 @@ BENCHMARKS = (
         goals={"ratio": at_least(0.97), "429s": exactly(0)},
         optional=True,
     ),
+    Benchmark(
+        "miniapp",
+        "miniapp_bench.py",
+        full=[],
+        quick=["--runs", "3"],
+        figures={
+            "first_render_p50_ms": "Mini App: first view, the card on screen, p50 (ms)",
+            "first_render_max_ms": "Mini App: first view, slowest (ms)",
+            "first_view_kb": "Mini App: first view transferred, fonts included (KB)",
+        },
+        goals={"first_render_max_ms": below(300, " ms"), "first_view_kb": below(150, " KB")},
+    ),
 )
 
 _PAIR = re.compile(r"([\w-]+)=(-?[\d.]+)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import api_bench, purchase_bench, run_all, sweep_bench, update_bench
+from bench import api_bench, miniapp_bench, purchase_bench, run_all, sweep_bench, update_bench
 
 NUMBER = r"\d+(?:\.\d+)?"
 
@@ -30,6 +30,17 @@ def test_api_bench_prints_its_line() -> None:
     line = api_bench.run(clients=2, count=10, member_count=3)
     assert re.fullmatch(
         rf"api: clients=2 purchases_per_s={NUMBER} p50_ms={NUMBER} p99_ms={NUMBER} engine=sqlite",
+        line,
+    )
+
+
+def test_miniapp_bench_prints_its_line() -> None:
+    if not Path(miniapp_bench.CHROMIUM).exists():
+        pytest.skip("the Mini App benchmark needs Debian's chromium")
+    line = miniapp_bench.run(runs=1)
+    assert re.fullmatch(
+        rf"miniapp: first_render_p50_ms={NUMBER} first_render_max_ms={NUMBER}"
+        rf" first_view_kb={NUMBER} runs=1",
         line,
     )
 

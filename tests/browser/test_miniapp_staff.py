@@ -80,3 +80,17 @@ async def test_a_plain_member_sees_the_refusal(chromium: Browser, app_club: Club
         )
         await expect(page.locator("figure[data-chart]")).to_have_count(0)
         assert page_errors(page) == []
+
+
+async def test_the_apps_link_with_startapp_staff_opens_the_dashboard(
+    chromium: Browser, app_club: Club
+) -> None:
+    """BotFather's direct link ``t.me/<bot>/<app>?startapp=staff`` opens ``/app`` with
+    ``start_param`` in the signed launch data: the dashboard for an administrator."""
+    owner = {"id": 900, "first_name": "Owner", "language_code": "fa"}
+    launch = launch_data(TOKEN, owner, auth_date=int(time.time()), start_param="staff")
+    async with serve(create_app(app_club, is_admin=admins(900))) as base_url:
+        page = await open_app(chromium, base_url, "/app", init_data=launch, theme=LIGHT)
+
+        await expect(page.locator("figure[data-chart]").first).to_be_visible()
+        assert page_errors(page) == []

@@ -159,5 +159,7 @@
 
   tg.ready();
   tg.expand();
-  go(document.body.dataset.home, { push: false });
+  // A link t.me/<bot>/<app>?startapp=staff opens the owner's dashboard in the app's one URL.
+  const start = tg.initDataUnsafe.start_param === "staff" ? "/app/api/staff" : null;
+  go(start || document.body.dataset.home, { push: false });
 })();
