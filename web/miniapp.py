@@ -5,7 +5,8 @@
   sends the launch data Telegram gave it with every request and shows the screens the API answers
   (:mod:`web.screens`). The page itself carries no one's data, so it needs no launch data.
 - ``/app/static``: ``app.js``, ``app.css`` and the Vazirmatn font.
-- ``/app/api/…``: the member's screens (:mod:`web.app_member`) and the dashboard's
+- ``/app/api/…``: the member's screens (:mod:`web.app_member`, :mod:`web.app_profile`) and the
+  dashboard's
   (:mod:`web.app_staff`), each checked with :mod:`web.launch`.
 """
 
@@ -20,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from core.club import Club
 from texts import Translator
-from web import app_member, app_staff
+from web import app_member, app_profile, app_staff
 from web.launch import IsAdmin
 from web.views import Views
 
@@ -36,6 +37,7 @@ def mount(app: FastAPI, club: Club, is_admin: IsAdmin | None) -> None:
     app.state.is_admin = is_admin
     app.mount("/app/static", StaticFiles(directory=STATIC), name="app-static")
     app.include_router(app_member.router)
+    app.include_router(app_profile.router)
     app.include_router(app_staff.router)
     for path, home in HOMES.items():
         app.add_api_route(path, _page(home), methods=["GET"], include_in_schema=False)

@@ -1,4 +1,5 @@
-"""The Mini App's pages: HTML from ``web/templates``, every word from ``locales/<lang>/app/``.
+"""The Mini App's pages: HTML from ``web/templates``, every word from ``locales/<lang>/app/``
+(or, through ``said``, the chat's own words for the same thing).
 
 The page's shape (which block holds the balance, where the QR goes) is the same in every language,
 so it lives once in ``web/templates``; its words are the translator's (``t("card/balance")``
@@ -13,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from core.locales import LOCALES
-from texts import Translator
+from texts import PLAIN_TEXT, Translator
 
 TEMPLATES = Path(__file__).parent / "templates"
 RIGHT_TO_LEFT = frozenset({"fa"})
@@ -48,9 +49,16 @@ class Views:
         env.globals["t"] = lambda key, **values: Markup(
             self.translator(locale, "app/" + key, **values)
         )
+        env.globals["said"] = lambda key, **values: self._said(locale, key, values)
         env.globals["locale"] = locale
         env.globals["dir"] = direction(locale)
         return env
+
+    def _said(self, locale: str, key: str, values: dict[str, Any]) -> Markup:
+        """The chat's own words for the same thing (a button's label, a profile option), so the
+        app and the chat name a choice alike; plain-text keys are escaped here."""
+        text = self.translator(locale, key, **values)
+        return escape(text) if key.startswith(PLAIN_TEXT) else Markup(text)
 
     def locale_for(self, preferred: str | None) -> str:
         return self.translator.locale_for(preferred)

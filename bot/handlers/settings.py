@@ -15,8 +15,6 @@ from bot.staff_access import actor
 from core.actions import membership, settings
 from core.locales import LOCALES
 
-QUIET_PRESETS = {"none": (0, 0), "22-8": (22, 8), "23-9": (23, 9), "0-10": (0, 10)}
-
 
 def _settings_markup(update: Update, context: BotContext, member) -> keyboards.InlineKeyboardMarkup:
     def label(key: str, **values: object) -> str:
@@ -32,7 +30,7 @@ def _settings_markup(update: Update, context: BotContext, member) -> keyboards.I
             [(label("buttons/surveys", enabled=member.surveys_enabled),
               callbacks.SETTING.pack("surveys", on_off[member.surveys_enabled]))],
             [(label("buttons/quiet", preset=p), callbacks.SETTING.pack("quiet", p))
-             for p in QUIET_PRESETS],
+             for p in settings.QUIET_PRESETS],
         ]
     )  # fmt: skip
 
@@ -49,13 +47,7 @@ async def show(update: Update, context: BotContext) -> None:
 async def change(update: Update, context: BotContext) -> None:
     query = update.callback_query
     field, value = callbacks.SETTING.of(update)
-    changes: dict[str, object] = {}
-    if field == "lang" and value in LOCALES:
-        changes["locale"] = value
-    elif field in ("offers", "surveys") and value in ("on", "off"):
-        changes[f"{field}_enabled"] = value == "on"
-    elif field == "quiet" and value in QUIET_PRESETS:
-        changes["quiet_start"], changes["quiet_end"] = QUIET_PRESETS[value]
+    changes = settings.chosen(field, value) or {}  # an old or forged button just reads
     saved = await settings.change(context.club, actor(update), changes)
     member = saved.member
     context.user_data[LOCALE_KEY] = member.locale

@@ -11,9 +11,12 @@ from core.actions.membership import member_of
 from core.audit import Actor
 from core.club import Club
 from core.db import Session
+from core.locales import is_known
 from core.models import Member
 
 SETTINGS = frozenset({"locale", "offers_enabled", "surveys_enabled", "quiet_start", "quiet_end"})
+#: The quiet hours a member may pick, (start, end) in whole hours; "none" is no quiet hours.
+QUIET_PRESETS = {"none": (0, 0), "22-8": (22, 8), "23-9": (23, 9), "0-10": (0, 10)}
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,19 @@ class SettingsSaved:
 
     member: Member
     changed: bool
+
+
+def chosen(field: str, value: str) -> dict[str, object] | None:
+    """The changes a settings button makes (``lang``/``offers``/``surveys``/``quiet`` and its
+    value, as every face offers them), or None for a choice no face offers: an old or forged one."""
+    if field == "lang" and is_known(value):
+        return {"locale": value}
+    if field in ("offers", "surveys") and value in ("on", "off"):
+        return {f"{field}_enabled": value == "on"}
+    if field == "quiet" and value in QUIET_PRESETS:
+        start, end = QUIET_PRESETS[value]
+        return {"quiet_start": start, "quiet_end": end}
+    return None
 
 
 async def change(club: Club, actor: Actor, changes: dict[str, object]) -> SettingsSaved:

@@ -227,3 +227,33 @@ async def test_screenshots(chromium: Browser, app_club: Club, language: str, dar
         await page.screenshot(path=SCREENS / f"card-{language}-{'dark' if dark else 'light'}.png")
         if language == "fa" and not dark:
             await page.screenshot(path=README_SHOT)
+
+
+async def test_the_member_fills_in_their_profile_and_switches_to_english(
+    chromium: Browser, app_club: Club
+) -> None:
+    member = await a_member(app_club, points=10)
+    async with member_app(chromium, app_club, member) as page:
+        await page.get_by_role("button", name="نمایه").click()
+        sms = page.get_by_role("button", name="پیامک")
+        await expect(sms).to_have_attribute("aria-pressed", "false")
+
+        await sms.click()
+
+        await expect(page.get_by_role("button", name="پیامک")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        await page.get_by_role("textbox").fill("شیراز")
+        await page.get_by_role("button", name="ذخیره").click()
+        await expect(page.get_by_role("textbox")).to_have_value("شیراز")
+        await page.get_by_role("button", name="English").click()
+        await expect(page.locator("html")).to_have_attribute("dir", "ltr")
+        await expect(page.get_by_role("button", name="Text message")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        await page.screenshot(path=SCREENS / "me-en-light.png", full_page=True)
+        async with app_club.sessions() as s:
+            saved = await s.scalar(select(Member).where(Member.id == member.id))
+        assert saved is not None
+        assert (saved.profile["contact"], saved.city, saved.locale) == ("sms", "شیراز", "en")
+        assert page_errors(page) == []

@@ -128,6 +128,20 @@
     go(link.dataset.go, { push: !link.hasAttribute("data-replace") });
   });
 
+  // A button with data-act makes its choice (data-body, JSON) at once; the answer is the screen.
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-act]");
+    if (!button || busy) return;
+    busy = true;
+    try {
+      await post(button.dataset.act, newKey(), JSON.parse(button.dataset.body));
+    } catch (error) {
+      tg.showAlert(error.message);
+    } finally {
+      busy = false;
+    }
+  });
+
   // A form with data-post sends its fields as JSON, once per screen shown.
   document.addEventListener("submit", (event) => {
     const form = event.target.closest("form[data-post]");
