@@ -66,9 +66,11 @@ class Draft:
 
 async def create(
     session: AsyncSession, draft: Draft, tz: ZoneInfo, *, created_by: int | None,
-    now: datetime | None = None,
+    now: datetime | None = None, status: str = CampaignStatus.SCHEDULED,
+    request_key: str | None = None,
 ) -> Campaign:  # fmt: skip
-    """The campaign scheduled; its template was checked by the caller, off the event loop."""
+    """The campaign scheduled (or saved ``paused``, a draft nothing sends until it is resumed);
+    its template was checked by the caller, off the event loop."""
     now = now or utcnow()
     if (draft.run_at is None) == (draft.cron is None):
         raise InvalidInput("schedule_needed", draft.name)
@@ -77,12 +79,26 @@ async def create(
         name=draft.name[:120], template=draft.template, segment=draft.segment,
         run_at=draft.run_at, cron=draft.cron, button_text=draft.button_text,
         button_url=draft.button_url, button_reward_id=draft.button_reward_id,
-        created_by=created_by, created_at=now, status=CampaignStatus.SCHEDULED,
+        created_by=created_by, created_at=now, status=status, request_key=request_key,
     )  # fmt: skip
     campaign.next_run_at = next_run(campaign, now, tz)
     session.add(campaign)
     await session.flush()
     return campaign
+
+
+def sample_variables(values: str, name: str) -> dict[str, str]:
+    """A campaign's preview on the one writing it: their own ``name``, and a typical member's
+    other values (``values``: the face's words for them, ``|``-separated in :data:`VARIABLES`'
+    order)."""
+    sample = dict(zip(VARIABLES, values.split("|"), strict=False))
+    sample["name"] = name
+    return sample
+
+
+async def by_request(session: AsyncSession, request_key: str) -> Campaign | None:
+    """The campaign a request saved, if it did."""
+    return await session.scalar(select(Campaign).where(Campaign.request_key == request_key))
 
 
 async def due(session: AsyncSession, now: datetime) -> list[Campaign]:

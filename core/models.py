@@ -527,6 +527,7 @@ class Campaign(Base):
     """A personalized message to a segment, once or on a schedule, with an optional button."""
 
     __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_request_key", "request_key", unique=True),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
@@ -545,6 +546,8 @@ class Campaign(Base):
     progress_message_id: Mapped[int | None]
     created_by: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A draft saved from the Mini App: its request, so a retried save saves it once.
+    request_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class CampaignHoldout(Base):

@@ -8,10 +8,9 @@ the member's language.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from markupsafe import Markup
 
 from core.actions import cards, standing
@@ -23,16 +22,11 @@ from core.rules import Allocation
 from core.standing import Standing
 from web import charts, notices
 from web.launch import Launch, Launched
-from web.problems import Refused
 from web.qr_svg import qr_svg
-from web.screens import MainButton, screen, views, words
+from web.screens import MainButton, ScreenKey, screen, views, words
 
 router = APIRouter(prefix="/app/api", include_in_schema=False)
 HISTORY_PAGE = 20
-#: The key the page makes for each screen it shows (a UUID): short enough to fit the
-#: redemption's request key with the member's id and the reward's.
-KEY_LIMIT = 64
-_KEY = re.compile(rf"^[A-Za-z0-9-]{{1,{KEY_LIMIT}}}$")
 
 
 def _club(request: Request) -> Club:
@@ -127,15 +121,10 @@ async def reward(request: Request, launch: Launched, reward_id: int) -> dict[str
 
 @router.post("/rewards/{reward_id}/redeem")
 async def redeem(
-    request: Request,
-    launch: Launched,
-    reward_id: int,
-    key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    request: Request, launch: Launched, reward_id: int, key: ScreenKey
 ) -> dict[str, Any]:
     """Redeem with the chat's own core action: the same key (a second tap, a retry) redeems
     once and shows the same code; the chat is told the code too."""
-    if key is None or not _KEY.match(key):
-        raise Refused(400, "idempotency_key_required", limit=KEY_LIMIT)
     club = _club(request)
     handed = await redeeming.redeem(
         club, launch.actor, reward_id, key=f"app:{key}:{reward_id}",

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from core.actions import campaigns, reports, surveys
 from core.campaign_reports import CampaignReport
+from core.campaign_templates import VARIABLES
 from core.digits import to_persian_digits
 from core.errors import SegmentError
 from core.models import SurveyKind
@@ -133,7 +134,7 @@ async def dashboard(request: Request, launch: Administrator) -> dict[str, Any]:
     return screen(
         request, locale, "staff.html",
         club=found.club, trend=found.trend, weekly=weekly, forecast=found.expiry_forecast,
-        surveys=scores, survey_days=SURVEY_DAYS, campaigns=results,
+        surveys=scores, survey_days=SURVEY_DAYS, campaigns=results, variables=VARIABLES,
     )  # fmt: skip
 
 

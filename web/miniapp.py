@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from core.club import Club
 from texts import Translator
-from web import app_member, app_profile, app_staff
+from web import app_compose, app_member, app_profile, app_staff
 from web.launch import IsAdmin
 from web.views import Views
 
@@ -39,6 +39,7 @@ def mount(app: FastAPI, club: Club, is_admin: IsAdmin | None) -> None:
     app.include_router(app_member.router)
     app.include_router(app_profile.router)
     app.include_router(app_staff.router)
+    app.include_router(app_compose.router)
     for path, home in HOMES.items():
         app.add_api_route(path, _page(home), methods=["GET"], include_in_schema=False)
 

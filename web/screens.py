@@ -16,13 +16,18 @@ The script knows nothing of loyalty; everything a screen says and does comes fro
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Header, Request
 
 from texts import plain
+from web.problems import Refused
 from web.views import Views, direction
+
+KEY_LIMIT = 64
+_KEY = re.compile(rf"^[A-Za-z0-9-]{{1,{KEY_LIMIT}}}$")
 
 
 @dataclass(frozen=True)
@@ -72,3 +77,15 @@ def words(request: Request, locale: str, key: str, /, **values: Any) -> str:
     """One of the app's texts (``locales/<lang>/app/<key>.j2``) as plain text: a button's label,
     a confirmation Telegram shows outside the page."""
     return plain(views(request).translator(locale, "app/" + key, **values))
+
+
+def screen_key(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> str:
+    """The key the page made for the screen an action was pressed on (a UUID): the action's own
+    key derives from it, so a second tap or a retry does it once. Short enough to fit a core
+    request key with the member's id and the thing acted on."""
+    if key is None or not _KEY.match(key):
+        raise Refused(400, "idempotency_key_required", limit=KEY_LIMIT)
+    return key
+
+
+ScreenKey = Annotated[str, Depends(screen_key)]

@@ -143,10 +143,8 @@ async def button(update: Update, context: BotContext) -> int:
 
 def _sample(update: Update, context: BotContext) -> dict[str, str]:
     """Preview on yourself: your own name, and the other values of a typical member."""
-    sample = context.text(update, "campaign_new/sample_values").split("|")
-    values = dict(zip(campaigns.VARIABLES, sample, strict=False))
-    values["name"] = update.effective_user.full_name
-    return values
+    sample = context.text(update, "campaign_new/sample_values")
+    return campaigns.sample_variables(sample, update.effective_user.full_name)
 
 
 async def confirm(update: Update, context: BotContext) -> int:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from core import audit, campaign_reports, campaigns, segments, template_worker
 from core.audit import Actor
 from core.campaign_reports import CampaignReport
 from core.campaigns import CampaignStatus, Draft
 from core.club import Club
-from core.db import snapshot, transaction
+from core.db import Session, snapshot, transaction
 from core.models import Campaign, Member, utcnow
 from core.segments import Segment
 
@@ -93,6 +95,35 @@ async def create(club: Club, actor: Actor, draft: Draft) -> CampaignSaved:
             after={"campaign_id": campaign.id, "name": campaign.name, "segment": campaign.segment},
         )  # fmt: skip
     return CampaignSaved(campaign)
+
+
+async def save_draft(club: Club, actor: Actor, draft: Draft, *, key: str) -> CampaignSaved:
+    """A campaign drafted in the owner's dashboard, saved paused: nothing goes out until an
+    administrator starts it in the staff group (``/campaign_resume``), where the chat's own
+    checks and progress are. The same ``key`` (the face's request) saves once: a retried or
+    double-tapped save answers the campaign it saved. Audited as ``campaign_new``."""
+    await template_worker.check(draft.template)
+    request_key = f"{actor.id}:{key}"
+
+    async def unit(session: Session) -> CampaignSaved:
+        earlier = await campaigns.by_request(session, request_key)
+        if earlier is not None:
+            return CampaignSaved(earlier)
+        campaign = await campaigns.create(
+            session, draft, club.settings.tz, created_by=actor.id,
+            status=CampaignStatus.PAUSED, request_key=request_key,
+        )  # fmt: skip
+        await audit.record(
+            session, actor, action="campaign_new",
+            after={"campaign_id": campaign.id, "name": campaign.name, "segment": campaign.segment,
+                   "draft": True},
+        )  # fmt: skip
+        return CampaignSaved(campaign)
+
+    try:
+        return await club.write(unit)
+    except IntegrityError:  # a twin saved it first (on PostgreSQL; SQLite writes one at a time)
+        return await club.write(unit)
 
 
 async def pause(club: Club, actor: Actor, campaign_id: int) -> StatusChanged:

@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
 
 from core.actions import purchases
 from core.audit import Actor
 from core.club import Club
+from core.models import Campaign
 from tests.browser.harness import launch_data, open_app, page_errors, serve
 from tests.browser.themes import LIGHT
 from tests.miniapp_support import TOKEN, admins, user_of
@@ -93,4 +95,30 @@ async def test_the_apps_link_with_startapp_staff_opens_the_dashboard(
         page = await open_app(chromium, base_url, "/app", init_data=launch, theme=LIGHT)
 
         await expect(page.locator("figure[data-chart]").first).to_be_visible()
+        assert page_errors(page) == []
+
+
+async def test_an_administrator_drafts_a_campaign_previewed_on_themselves(
+    chromium: Browser, app_club: Club
+) -> None:
+    await a_busy_club(app_club)
+    async with serve(create_app(app_club, is_admin=admins(900))) as base_url:
+        page = await dashboard(chromium, base_url, OWNER)
+        await page.locator('input[name="segment"]').fill("موجودی > ۱۰۰۰")
+        await expect(page.locator("#segment-count")).to_have_text("۱ عضو در این گروه هستند.")
+        await page.locator('input[name="name"]').fill("هفتهٔ چای")
+        await page.locator('textarea[name="template"]').fill("{{ name }} عزیز، چای امروز مهمان ما!")
+        await expect(page.locator("#campaign-preview .message")).to_have_text(
+            "مالک عزیز، چای امروز مهمان ما!"
+        )
+
+        await page.get_by_role("button", name="ذخیرهٔ پیش‌نویس").click()
+
+        await expect(page.locator("[data-draft]")).to_contain_text("هفتهٔ چای")
+        async with app_club.sessions() as s:
+            saved = list(await s.scalars(select(Campaign)))
+        assert [(c.name, c.status) for c in saved] == [("هفتهٔ چای", "paused")]
+        await expect(page.locator("[data-draft]")).to_contain_text(
+            f"/campaign_resume {saved[0].id}"
+        )
         assert page_errors(page) == []
