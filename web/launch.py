@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 
 from core.audit import Actor
 from core.club import Club
-from web.init_data import InitData, InitDataRejected, verify
+from web.init_data import InitDataRejected, verify
 from web.problems import Refused
 
 #: Whether a Telegram user is an administrator of the club's staff group: the bot asks Telegram
@@ -37,7 +37,6 @@ class Launch:
 
     actor: Actor
     language: str | None
-    data: InitData
 
 
 def launched(request: Request) -> Launch:
@@ -59,7 +58,7 @@ def launched(request: Request) -> Launch:
     user = data.user
     request.state.language = user.get("language_code")  # refusals from here on speak it
     name = " ".join(str(user[k]) for k in ("first_name", "last_name") if user.get(k)) or None
-    return Launch(Actor(data.user_id, name), user.get("language_code"), data)
+    return Launch(Actor(data.user_id, name), user.get("language_code"))
 
 
 Launched = Annotated[Launch, Depends(launched)]
