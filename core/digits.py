@@ -17,6 +17,7 @@ checker forbids Persian characters inside ``core/*.py``.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -288,3 +289,13 @@ def format_number(n: int, locale: str) -> str:
         grouped = f"{abs(n):,}".replace(",", _FA_THOUSANDS_SEPARATOR)
         return sign + to_persian_digits(grouped)
     raise ValueError(f"unsupported locale: {locale!r}")
+
+
+def format_decimal(value: float, locale: str, places: int = 1) -> str:
+    """A fractional number for people (a survey's score, a lift in points): ``places`` decimals,
+    Persian digits and the Persian decimal separator U+066B in ``fa``; whole numbers (``places``
+    0) rounded half up and grouped as :func:`format_number` groups them."""
+    if places == 0:
+        return format_number(math.floor(value + 0.5), locale)
+    text = f"{value:.{places}f}"
+    return to_persian_digits(text).replace(".", "\u066b") if locale == "fa" else text

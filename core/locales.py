@@ -14,3 +14,10 @@ DEFAULT_LOCALE = "fa"  # Persian first: the club's language unless the settings 
 
 def is_known(locale: str | None) -> bool:
     return locale in LOCALES
+
+
+def supported(preferred: str | None, default: str) -> str:
+    """``preferred`` (a member's choice, or Telegram's ``language_code`` such as ``en-US``) if
+    the club speaks it, else ``default``."""
+    short = (preferred or "").split("-")[0].lower()
+    return short if short in LOCALES else default

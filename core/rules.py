@@ -230,6 +230,11 @@ class Rules(_Strict):
         rank = self.tier_rank(key)
         return self.tiers[rank + 1] if rank + 1 < len(self.tiers) else None
 
+    def points_to_next(self, key: str, qualifying_points: int) -> int:
+        """Qualifying points still to earn for the tier after ``key``; 0 at the top tier."""
+        following = self.next_tier(key)
+        return max(following.threshold - qualifying_points, 0) if following else 0
+
     def purchase_points(self, amount: int, tier_key: str) -> int:
         """Points for a purchase: whole points per ``amount_per_point``, times the tier, floored."""
         base = amount // self.earn.amount_per_point

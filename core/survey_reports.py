@@ -28,6 +28,8 @@ from core.surveys import LOW, SCALES
 
 # Answers at or above these count as good (promoters, CES 5-7, CSAT 4-5); LOW are the poor ones.
 HIGH: dict[SurveyKind, int] = {SurveyKind.NPS: 9, SurveyKind.CES: 5, SurveyKind.CSAT: 4}
+#: How many decimals each score is shown with: NPS and CSAT whole, CES (a mean of 1-7) in tenths.
+PLACES: dict[SurveyKind, int] = {SurveyKind.NPS: 0, SurveyKind.CES: 1, SurveyKind.CSAT: 0}
 LATEST_COMMENTS = 5
 SATURDAY = 5  # the Persian week starts on Saturday
 Z = 1.96  # 95 % confidence

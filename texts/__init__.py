@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from core import jalali, segments
 from core.clock import last_local_day
 from core.digits import format_number
-from core.locales import DEFAULT_LOCALE, LOCALES
+from core.locales import DEFAULT_LOCALE, LOCALES, supported
 from texts.plurals import counted, noun
 
 LOCALES_DIR = Path(__file__).resolve().parents[1] / "locales"
@@ -92,11 +92,7 @@ class Translator:
 
     def locale_for(self, preferred: str | None) -> str:
         """A supported locale: the member's or Telegram's language if we have it, else default."""
-        if preferred:
-            short = preferred.split("-")[0].lower()
-            if short in LOCALES:
-                return short
-        return self.default_locale
+        return supported(preferred, self.default_locale)
 
     def __call__(self, locale: str, key: str, /, **values: Any) -> str:
         template = self._envs[self.locale_for(locale)].get_template(key + SUFFIX)

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from core.club import Club
 from core.errors import BashgahError
-from core.locales import LOCALES
+from core.locales import supported
 from web import miniapp
 from web.launch import IsAdmin
 from web.limits import RateLimiter
@@ -57,9 +57,7 @@ def _answer_failures(app: FastAPI, club_locale: str) -> None:
     Mini App's user's once their launch is checked (:mod:`web.launch`)."""
 
     def locale_of(request: Request) -> str:
-        language = getattr(request.state, "language", None)
-        short = (language or "").split("-")[0].lower()
-        return short if short in LOCALES else club_locale
+        return supported(getattr(request.state, "language", None), club_locale)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, error: Refused) -> JSONResponse:

@@ -39,7 +39,7 @@ async def card(request: Request, launch: Launched) -> dict[str, Any]:
     and the QR code the till scans, fetched again as each minute's code takes over."""
     club = _club(request)
     member = await standing.points(club, launch.actor)
-    qr = await _qr(request, launch, member.locale)
+    qr = await _qr(request, launch)
     return screen(
         request, member.locale, "card.html", refresh=qr["refresh"], member=member, qr=qr["html"],
         **_progress(club, member),
@@ -49,17 +49,19 @@ async def card(request: Request, launch: Launched) -> dict[str, Any]:
 @router.get("/card/qr")
 async def card_qr(request: Request, launch: Launched) -> dict[str, Any]:
     """This minute's QR code alone, and when to ask for the next one."""
-    part = await _qr(request, launch, None)
+    part = await _qr(request, launch)
     return {"parts": {"qr": part["html"]}, "refresh": part["refresh"]}
 
 
-async def _qr(request: Request, launch: Launch, locale: str | None) -> dict[str, Any]:
+async def _qr(request: Request, launch: Launch) -> dict[str, Any]:
     now = utcnow()
     issued = await cards.issue(_club(request), launch.actor, now)
-    locale = locale or issued.member.locale
     html = Markup(
         views(request)(
-            locale, "qr.html", token=issued.token, svg=qr_svg(issued.token, label=issued.token)
+            issued.member.locale,
+            "qr.html",
+            token=issued.token,
+            svg=qr_svg(issued.token, label=issued.token),
         )
     )
     # The code is accepted until the end of the next minute; the next one is made when this
@@ -79,7 +81,7 @@ def _progress(club: Club, member: Standing) -> dict[str, Any]:
     done = min(max(member.qualifying - floor, 0), span)
     return {
         "next_tier": following.key,
-        "to_next": max(following.threshold - member.qualifying, 0),
+        "to_next": rules.points_to_next(member.tier, member.qualifying),
         "progress": round(100 * done / span),
     }
 

@@ -20,10 +20,10 @@ from markupsafe import Markup
 from core.actions import campaigns, reports, surveys
 from core.campaign_reports import CampaignReport
 from core.campaign_templates import VARIABLES
-from core.digits import to_persian_digits
+from core.digits import format_decimal
 from core.errors import SegmentError
 from core.models import SurveyKind
-from core.survey_reports import Report
+from core.survey_reports import PLACES, Report
 from web import charts
 from web.launch import Administrator
 from web.screens import screen, views, words
@@ -32,13 +32,6 @@ router = APIRouter(prefix="/app/api/staff", include_in_schema=False)
 
 SURVEY_DAYS = 90  # the surveys' window: a quarter, week by week
 CAMPAIGNS_SHOWN = 5  # the latest campaigns with their results
-DECIMALS = {SurveyKind.NPS: 0, SurveyKind.CES: 1, SurveyKind.CSAT: 0}  # as /nps, /ces, /csat
-
-
-def decimal(value: float, locale: str, places: int) -> str:
-    """A score for people: Persian digits and decimal separator in ``fa`` (chat: ``/nps``)."""
-    text = f"{value:.{places}f}"
-    return to_persian_digits(text).replace(".", "\u066b") if locale == "fa" else text
 
 
 @dataclass(frozen=True)
@@ -54,7 +47,7 @@ class Survey:
 
 
 def _survey(request: Request, locale: str, found: Report) -> Survey:
-    places = DECIMALS[found.kind]
+    places = PLACES[found.kind]
     score = found.score
     # Scaled to whole numbers by the score's decimals (CES 5.4 is drawn as 54): a chart's shape.
     weekly = [round(w.score.value * 10**places) for w in found.weeks if w.score.value is not None]
@@ -64,8 +57,8 @@ def _survey(request: Request, locale: str, found: Report) -> Survey:
     return Survey(
         kind=found.kind.value,
         n=score.n,
-        value=None if score.value is None else decimal(score.value, locale, places),
-        margin=None if score.margin is None else decimal(score.margin, locale, places),
+        value=None if score.value is None else format_decimal(score.value, locale, places),
+        margin=None if score.margin is None else format_decimal(score.margin, locale, places),
         chart=charts.line(weekly, caption=caption, name=found.kind.value)
         if len(weekly) > 1
         else Markup(""),
@@ -74,7 +67,7 @@ def _survey(request: Request, locale: str, found: Report) -> Survey:
 
 def _percent(value: float, locale: str) -> str:
     """A difference of proportions (0.052) in percentage points (5.2)."""
-    return decimal(100 * value, locale, 1)
+    return format_decimal(100 * value, locale, 1)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ The script knows nothing of loyalty; everything a screen says and does comes fro
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -61,11 +61,7 @@ def screen(
         "html": shown(locale, template, **values),
     }
     if main_button is not None:
-        answer["main_button"] = {
-            "text": main_button.text,
-            "confirm": main_button.confirm,
-            "post": main_button.post,
-        }
+        answer["main_button"] = asdict(main_button)
     if refresh is not None:
         answer["refresh"] = refresh
     if haptic is not None:

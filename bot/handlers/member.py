@@ -37,7 +37,7 @@ async def points(update: Update, context: BotContext) -> None:
         member=member,
         qualifying=member.qualifying,
         next_tier=next_tier.key if next_tier else None,
-        to_next=max(next_tier.threshold - member.qualifying, 0) if next_tier else 0,
+        to_next=rules.points_to_next(member.tier, member.qualifying),
         expiring=member.expiring,
         pending=member.pending,
     )

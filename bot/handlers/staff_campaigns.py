@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from telegram import Update
 
 from bot.context import BotContext
-from bot.handlers.surveys import decimal_text
 from bot.staff_access import actor, staff_only
 from bot.staff_args import UsageError, positive, shape
 from core import segments
@@ -24,6 +23,7 @@ from core.actions.campaigns import StatusChanged
 from core.audit import Actor
 from core.campaign_reports import MIN_GROUP, WINDOW_DAYS, CampaignReport, Lift
 from core.club import Club
+from core.digits import format_decimal
 
 
 @staff_only()
@@ -62,7 +62,7 @@ def _percents(result: CampaignReport, locale: str) -> SimpleNamespace:
     """The report's rates and lifts in percent, as the template shows them (one decimal)."""
 
     def percent(value: float | None) -> str | None:
-        return None if value is None else decimal_text(100 * value, locale)
+        return None if value is None else format_decimal(100 * value, locale)
 
     def lift(found: Lift | None) -> SimpleNamespace | None:
         if found is None:

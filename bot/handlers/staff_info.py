@@ -14,12 +14,12 @@ from telegram import InputFile, Update
 
 from bot import uploads
 from bot.context import BotContext
-from bot.handlers.surveys import decimal_text
 from bot.images import bar_chart_png, line_chart_png, stacked_png
 from bot.staff_access import Desk, actor, at_the_till, staff_only
 from bot.staff_args import UsageError, shape
 from core import branches, exports, jalali
 from core.actions import reports
+from core.digits import format_decimal
 from core.trends import Trend
 from texts import plain
 
@@ -67,7 +67,7 @@ def _weekly_chart(update: Update, context: BotContext, trend: Trend) -> bytes:
     unit = _sales_unit([week.sales for week in weeks])
 
     def count_tick(value: float) -> str:
-        return decimal_text(value, locale, 0 if float(value).is_integer() else 1)
+        return format_decimal(value, locale, 0 if float(value).is_integer() else 1)
 
     sales = bar_chart_png(
         title=context.text(update, "image/weekly_sales", sales_unit=unit),
@@ -107,7 +107,7 @@ def _sales_unit(amounts: list[int]) -> int:
 def _in_unit(amount: float, unit: int, locale: str) -> str:
     """``amount`` in ``unit``s, with one decimal below a hundred units: ``12.5``, ``340``."""
     value = amount / unit
-    return decimal_text(value, locale, 1 if value < 100 and not value.is_integer() else 0)
+    return format_decimal(value, locale, 1 if value < 100 and not value.is_integer() else 0)
 
 
 # The labels that say an export's codes (core.exports.CODED): (template, its value's name).

@@ -13,7 +13,6 @@ text and stops it there. A command or a menu button instead means the member mov
 from __future__ import annotations
 
 import html
-import math
 from types import SimpleNamespace
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
@@ -29,7 +28,7 @@ from bot.staff_access import Role, actor, role_of, staff_only
 from bot.staff_args import positive, shape
 from core import jalali, survey_reports, surveys
 from core.actions import surveys as survey_actions
-from core.digits import format_number, to_persian_digits
+from core.digits import format_decimal
 from core.errors import AlreadyCommented, InvalidInput, SurveyNotFound, SurveyStale
 from core.models import Member, SurveyAnswer, SurveyKind
 
@@ -39,7 +38,6 @@ MAX_DAYS = 730
 PRIVATE = filters.ChatType.PRIVATE
 # The y axis of each kind's weekly chart.
 CHART_RANGE = {SurveyKind.NPS: (-100, 100), SurveyKind.CES: (1, 7), SurveyKind.CSAT: (0, 100)}
-PLACES = {SurveyKind.NPS: 0, SurveyKind.CES: 1, SurveyKind.CSAT: 0}  # decimals of the score
 
 
 # --- the member's answer and comment --------------------------------------------------------
@@ -168,21 +166,13 @@ async def on_follow_up(update: Update, context: BotContext) -> None:
 # --- the staff reports ----------------------------------------------------------------------
 
 
-def decimal_text(value: float, locale: str, places: int = 1) -> str:
-    """A number for people: Persian digits and the Persian decimal separator in ``fa``."""
-    if places == 0:
-        return format_number(math.floor(value + 0.5), locale)
-    text = f"{value:.{places}f}"
-    return to_persian_digits(text).replace(".", "\u066b") if locale == "fa" else text
-
-
 def _view(result: survey_reports.Report, locale: str) -> SimpleNamespace:
     """The report's numbers as the template shows them (decimals formatted here)."""
     score = result.score
-    places = PLACES[score.kind]
+    places = survey_reports.PLACES[score.kind]
 
     def maybe(value: float | None, digits: int) -> str | None:
-        return None if value is None else decimal_text(value, locale, digits)
+        return None if value is None else format_decimal(value, locale, digits)
 
     return SimpleNamespace(
         n=score.n, value=maybe(score.value, places), margin=maybe(score.margin, places),
@@ -199,7 +189,7 @@ def _chart(context: BotContext, update: Update, result: survey_reports.Report, d
     low, high = CHART_RANGE[kind]
 
     def tick(value: float) -> str:
-        return decimal_text(value, locale, 0 if float(value).is_integer() else 1)
+        return format_decimal(value, locale, 0 if float(value).is_integer() else 1)
 
     return line_chart_png(
         title=context.text(update, "survey/chart_title", survey_kind=kind, survey_days=days),

@@ -77,7 +77,7 @@ def _variables_of(context: BotContext) -> broadcasts.Variables:
             "member_number": format_number(member.id, locale),
             "next_tier": context.t(locale, "labels/tier", tier=following.key) if following else "",
             "to_next_tier": format_number(
-                max(following.threshold - recipient.qualifying_points, 0), locale
+                context.club.rules.points_to_next(member.tier, recipient.qualifying_points), locale
             ) if following else "",
             "expiring_points": format_number(recipient.expiring_points, locale),
             "expiring_date": context.t(locale, "labels/date", when=soonest) if soonest else "",

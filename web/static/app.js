@@ -6,7 +6,7 @@
   const tg = window.Telegram.WebApp;
   const view = document.getElementById("view");
   const history = []; // the screens behind this one, for Telegram's BackButton
-  let current = null; // {url, screen, key}
+  let current = null; // {url (null for a POST's answer), screen, key}
   let timer = null;
   let busy = false;
   let confirming = false;
@@ -58,7 +58,7 @@
   async function go(url, { push = true } = {}) {
     try {
       const screen = await call(url);
-      if (push && current) history.push(current.url);
+      if (push && current && current.url) history.push(current.url);
       show(url, screen);
     } catch (error) {
       if (error.status === 401 || error.status === 403 || !current) refuse(error);
@@ -66,14 +66,19 @@
     }
   }
 
+  // Parts of the screen answered again: each element of that id replaced by its new HTML.
+  function swap(parts) {
+    for (const [id, html] of Object.entries(parts)) {
+      const target = document.getElementById(id);
+      if (target) target.outerHTML = html;
+    }
+  }
+
   function schedule(refresh) {
     timer = setTimeout(async () => {
       try {
         const part = await call(refresh.url);
-        for (const [id, html] of Object.entries(part.parts)) {
-          const target = document.getElementById(id);
-          if (target) target.outerHTML = html;
-        }
+        swap(part.parts);
         schedule(part.refresh);
       } catch (error) {
         schedule({ url: refresh.url, seconds: 15 }); // offline for a moment: try again soon
@@ -88,7 +93,7 @@
       body: JSON.stringify(body || {}),
     });
     history.length = 0; // an action done is a new start: back leads nowhere it could redo
-    show(url, screen);
+    show(null, screen); // an answer to a POST: no address to come back to
   }
 
   async function act(url, key, body) {
@@ -129,17 +134,9 @@
   });
 
   // A button with data-act makes its choice (data-body, JSON) at once; the answer is the screen.
-  document.addEventListener("click", async (event) => {
+  document.addEventListener("click", (event) => {
     const button = event.target.closest("[data-act]");
-    if (!button || busy) return;
-    busy = true;
-    try {
-      await post(button.dataset.act, newKey(), JSON.parse(button.dataset.body));
-    } catch (error) {
-      tg.showAlert(error.message);
-    } finally {
-      busy = false;
-    }
+    if (button) act(button.dataset.act, newKey(), JSON.parse(button.dataset.body));
   });
 
   // A form with data-post sends its fields as JSON, once per screen shown.
@@ -160,11 +157,7 @@
       const target = document.getElementById(input.dataset.target);
       const url = input.dataset.live + "?" + new URLSearchParams({ q: input.value });
       try {
-        const part = await call(url);
-        for (const [id, html] of Object.entries(part.parts)) {
-          const found = document.getElementById(id);
-          if (found) found.outerHTML = html;
-        }
+        swap((await call(url)).parts);
       } catch (error) {
         if (target) target.textContent = error.message;
       }
